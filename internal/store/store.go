@@ -271,3 +271,9 @@ func NotFound(err error) error {
 	}
 	return err
 }
+
+// QueryRowWrite runs a writing statement that returns a row (INSERT …
+// RETURNING) on the writer outside a transaction.
+func (db *DB) QueryRowWrite(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.write.QueryRowContext(ctx, db.rebind(query), args...)
+}
