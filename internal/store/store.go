@@ -277,3 +277,24 @@ func NotFound(err error) error {
 func (db *DB) QueryRowWrite(ctx context.Context, query string, args ...any) *sql.Row {
 	return db.write.QueryRowContext(ctx, db.rebind(query), args...)
 }
+
+// writer returns a Querier whose reads go to the writer connection, for a
+// read that must see a write this process just made (SQLite's read pool may
+// lag by a snapshot).
+func (db *DB) writer() Querier { return writerQuerier{db} }
+
+type writerQuerier struct{ db *DB }
+
+func (w writerQuerier) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return w.db.Exec(ctx, q, args...)
+}
+func (w writerQuerier) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return w.db.write.QueryContext(ctx, w.db.rebind(q), args...)
+}
+func (w writerQuerier) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return w.db.write.QueryRowContext(ctx, w.db.rebind(q), args...)
+}
+func (w writerQuerier) Dialect() Dialect { return w.db.dialect }
+
+// Writer returns a Querier that reads through the writer connection.
+func (db *DB) Writer() Querier { return db.writer() }

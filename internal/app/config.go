@@ -1,0 +1,103 @@
+// Package app wires configuration, storage, services, background jobs and the
+// HTTP server into one running Gatehouse node.
+package app
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is everything `gatehouse serve` can be told. Each flag can also be
+// set as GATEHOUSE_<NAME> (upper case, dashes as underscores).
+type Config struct {
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	PublicURL   string
+	LogFormat   string
+	LogLevel    string
+	Demo        bool
+	TrustProxy  bool
+	SMTPURL     string
+	MailFrom    string
+	DNSServer   string
+	// ShutdownTimeout bounds how long in-flight requests may take to finish.
+	ShutdownTimeout time.Duration
+}
+
+// Flags registers the serve flags on fs, with defaults taken from the
+// environment, and returns the config they fill.
+func Flags(fs *flag.FlagSet) *Config {
+	c := &Config{}
+	fs.StringVar(&c.Addr, "addr", Env("addr", "127.0.0.1:8080"), "listen address (host:port)")
+	fs.StringVar(&c.DataDir, "data-dir", Env("data-dir", "data"), "directory for the SQLite database and other local state")
+	fs.StringVar(&c.DatabaseURL, "database-url", Env("database-url", ""), "sqlite:///path/to/db or postgres://user@host/db (default: sqlite in --data-dir)")
+	fs.StringVar(&c.PublicURL, "public-url", Env("public-url", ""), "URL people and IdPs reach this service at; used for SAML entity IDs, SCIM base URL and links (default: http://<addr>)")
+	fs.StringVar(&c.LogFormat, "log-format", Env("log-format", "text"), "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", Env("log-level", "info"), "log level: debug, info, warn, error")
+	fs.BoolVar(&c.Demo, "demo", EnvBool("demo"), "seed a demo admin and business account and print the credentials")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", EnvBool("trust-proxy"), "take the client address from X-Forwarded-For (behind a load balancer)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", Env("smtp-url", ""), "deliver email through this server, e.g. smtp://user:pass@mail.example.com:587 (default: keep email in the outbox)")
+	fs.StringVar(&c.MailFrom, "mail-from", Env("mail-from", "Gatehouse <no-reply@gatehouse.invalid>"), "sender address of outgoing email")
+	fs.StringVar(&c.DNSServer, "dns-server", Env("dns-server", ""), "DNS server (host:port) for domain verification (default: the system resolver)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", EnvDuration("shutdown-timeout", 20*time.Second), "how long in-flight requests may take to finish on shutdown")
+	return c
+}
+
+// Normalize fills derived defaults and checks the values.
+func (c *Config) Normalize() error {
+	if c.DatabaseURL == "" {
+		abs, err := filepath.Abs(filepath.Join(c.DataDir, "gatehouse.db"))
+		if err != nil {
+			return err
+		}
+		c.DatabaseURL = "sqlite://" + abs
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return fmt.Errorf("--public-url must start with http:// or https://, got %q", c.PublicURL)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
+	}
+	return nil
+}
+
+// Env returns GATEHOUSE_<NAME> or def.
+func Env(name, def string) string {
+	if v, ok := os.LookupEnv(EnvName(name)); ok {
+		return v
+	}
+	return def
+}
+
+// EnvBool reads a boolean environment setting (1, true, yes).
+func EnvBool(name string) bool {
+	switch strings.ToLower(Env(name, "")) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// EnvDuration reads a duration environment setting.
+func EnvDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(Env(name, "")); err == nil {
+		return d
+	}
+	return def
+}
+
+// EnvName maps a flag name to its environment variable.
+func EnvName(flagName string) string {
+	return "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
