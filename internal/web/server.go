@@ -274,10 +274,9 @@ func (s *Server) checkCSRF(r *http.Request) (ok bool, formErr error) {
 	}
 	got := r.Header.Get("X-CSRF-Token")
 	if got == "" {
-		// ParseMultipartForm also parses urlencoded bodies.
-		formErr = r.ParseMultipartForm(s.Config.MaxFormBytes)
-		if errors.Is(formErr, http.ErrNotMultipart) {
-			formErr = nil
+		formErr = r.ParseForm()
+		if formErr == nil && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			formErr = r.ParseMultipartForm(s.Config.MaxFormBytes)
 		}
 		got = r.PostFormValue("csrf_token")
 	}

@@ -1,0 +1,232 @@
+package web_test
+
+import (
+	"context"
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/internal/apptest"
+	"gatehouse/internal/mail"
+	"gatehouse/internal/store"
+	"gatehouse/internal/testenv"
+)
+
+const pw = "correct-horse-battery-9"
+
+// outboxLink returns the first link to path prefix in the newest email to addr.
+func outboxLink(t *testing.T, db *store.DB, addr, prefix string) string {
+	t.Helper()
+	msgs, err := mail.List(context.Background(), db, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`https?://[^\s]+` + regexp.QuoteMeta(prefix) + `[^\s]+`)
+	for _, m := range msgs {
+		if strings.EqualFold(m.To, addr) {
+			if l := re.FindString(m.Text); l != "" {
+				return l
+			}
+		}
+	}
+	t.Fatalf("no email to %s with a %s link", addr, prefix)
+	return ""
+}
+
+func TestMemberLifecycleOverHTTP(t *testing.T) {
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		node := apptest.Start(t, dbURL)
+		admin := apptest.NewClient(t, node.URL)
+		admin.SignUp("Alice@Example.com", pw, "Alice Admin")
+		acct := admin.CreateAccount("Example Corp")
+
+		// Invite a member; the email carries a single-use link.
+		admin.Post("/accounts/"+acct+"/users/invite", url.Values{"email": {"bob@example.com"}, "role": {"user"}}).Expect(t, http.StatusSeeOther)
+		users := admin.Get("/accounts/" + acct + "/users?status=invited").Expect(t, http.StatusOK)
+		apptest.MustContain(t, users.Text("tbody"), "bob@example.com")
+		link := outboxLink(t, node.App.DB, "bob@example.com", "/invites/")
+
+		// Bob signs up and accepts.
+		bob := apptest.NewClient(t, node.URL)
+		bob.Get(link).Expect(t, http.StatusOK)
+		bob.SignUp("bob@example.com", pw, "Bob")
+		r := bob.Post(link, nil).Expect(t, http.StatusSeeOther)
+		if r.Location != "/accounts/"+acct {
+			t.Fatalf("accept redirected to %q", r.Location)
+		}
+		// The link is single use.
+		bob.Post(link, nil).Expect(t, http.StatusConflict)
+		// Bob is a plain user: no Users page, no audit log.
+		bob.Get("/accounts/" + acct + "/users").Expect(t, http.StatusForbidden)
+		bob.Get("/accounts/" + acct + "/audit").Expect(t, http.StatusForbidden)
+
+		// Admin makes Bob a license admin.
+		page := admin.Get("/accounts/" + acct + "/users?q=bob").Expect(t, http.StatusOK)
+		action, ok := page.Doc.Find(`form[action$="/role"]`).First().Attr("action")
+		if !ok {
+			t.Fatal("no role form for bob")
+		}
+		admin.Post(action, url.Values{"role": {"license_admin"}}).Expect(t, http.StatusSeeOther)
+		bob.Get("/accounts/" + acct + "/users").Expect(t, http.StatusOK)
+		page = admin.Get("/accounts/" + acct + "/users?role=license_admin").Expect(t, http.StatusOK)
+		apptest.MustContain(t, page.Text("tbody"), "bob@example.com")
+
+		// Audit log shows every step; the CSV has the same rows.
+		audit := admin.Get("/accounts/" + acct + "/audit").Expect(t, http.StatusOK)
+		for _, action := range []string{"account.created", "member.invited", "member.joined", "member.role_changed"} {
+			apptest.MustContain(t, audit.Text("tbody"), action)
+		}
+		csvResp := admin.Get("/accounts/" + acct + "/audit.csv?action=member.").Expect(t, http.StatusOK)
+		if ct := csvResp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+			t.Fatalf("csv content type %q", ct)
+		}
+		rows, err := csv.NewReader(strings.NewReader(csvResp.Body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 4 || rows[0][4] != "action" {
+			t.Fatalf("csv rows: %v", rows)
+		}
+		got := map[string]bool{}
+		for _, row := range rows[1:] {
+			got[row[4]] = true
+		}
+		for _, a := range []string{"member.invited", "member.joined", "member.role_changed"} {
+			if !got[a] {
+				t.Errorf("csv lacks %s: %v", a, rows)
+			}
+		}
+	})
+}
+
+func TestLastAdminIsKept(t *testing.T) {
+	node := apptest.Start(t, "sqlite://"+t.TempDir()+"/gh.db")
+	admin := apptest.NewClient(t, node.URL)
+	admin.SignUp("solo@example.com", pw, "Solo")
+	acct := admin.CreateAccount("Solo Ltd")
+	page := admin.Get("/accounts/" + acct + "/users").Expect(t, http.StatusOK)
+	action, _ := page.Doc.Find(`form[action$="/role"]`).First().Attr("action")
+	r := admin.Post(action, url.Values{"role": {"user"}}).Expect(t, http.StatusSeeOther)
+	flash := admin.Get(r.Location)
+	apptest.MustContain(t, flash.Text(".flash"), "at least one active admin")
+	status, _ := page.Doc.Find(`form[action$="/status"]`).First().Attr("action")
+	admin.Post(status, url.Values{"status": {"deactivated"}}).Expect(t, http.StatusSeeOther)
+	admin.Get("/accounts/" + acct + "/users").Expect(t, http.StatusOK) // still admin
+}
+
+func TestSignInRateLimit(t *testing.T) {
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		node := apptest.Start(t, dbURL)
+		now := time.Now()
+		node.App.Accounts.Now = func() time.Time { return now }
+		c := apptest.NewClient(t, node.URL)
+		c.SignUp("carol@example.com", pw, "Carol")
+		c.Post("/signout", nil)
+
+		attacker := apptest.NewClient(t, node.URL)
+		for i := 0; i < 5; i++ {
+			attacker.SignIn("carol@example.com", "wrong-password-1").Expect(t, http.StatusUnauthorized)
+		}
+		// Now even the right password is refused, and the answer says to wait.
+		r := attacker.SignIn("carol@example.com", pw).Expect(t, http.StatusTooManyRequests)
+		apptest.MustContain(t, r.Text(".flash.error"), "Too many failed sign-in attempts")
+		if r.Header.Get("Retry-After") == "" {
+			t.Error("no Retry-After header")
+		}
+		// An unknown email is answered exactly like a known one.
+		unknown := attacker.SignIn("nobody@example.com", "wrong-password-1").Expect(t, http.StatusUnauthorized)
+		apptest.MustContain(t, unknown.Text(".flash.error"), "The email or password is not correct.")
+
+		// When the window has passed the right password works again.
+		now = now.Add(16 * time.Minute)
+		c.SignIn("carol@example.com", pw).Expect(t, http.StatusSeeOther)
+	})
+}
+
+func TestBadInput(t *testing.T) {
+	node := apptest.Start(t, "sqlite://"+t.TempDir()+"/gh.db")
+	c := apptest.NewClient(t, node.URL)
+
+	// Unknown route: a proper 404 page.
+	r := c.Get("/no/such/page").Expect(t, http.StatusNotFound)
+	apptest.MustContain(t, r.Text("h1"), "Page not found")
+
+	// Missing CSRF token: refused.
+	c.PostRaw("/signup", url.Values{"email": {"x@example.com"}}).Expect(t, http.StatusForbidden)
+
+	// Oversized form: 413.
+	big := url.Values{"email": {strings.Repeat("a", 2<<20)}}
+	big.Set("csrf_token", c.CSRF())
+	c.PostRaw("/signup", big).Expect(t, http.StatusRequestEntityTooLarge)
+
+	// Validation: each field's message, the form kept.
+	r = c.Post("/signup", url.Values{"email": {"not-an-email"}, "password": {"short"}, "password_confirm": {"short"}}).Expect(t, http.StatusUnprocessableEntity)
+	apptest.MustContain(t, r.Text("#e-email"), "not a valid email address")
+	if v, _ := r.Doc.Find("#f-email").Attr("value"); v != "not-an-email" {
+		t.Errorf("email not kept: %q", v)
+	}
+	r = c.Post("/signup", url.Values{"email": {"dave@example.com"}, "password": {"password123"}, "password_confirm": {"password123"}}).Expect(t, http.StatusUnprocessableEntity)
+	apptest.MustContain(t, r.Text("#e-password"), "commonly used")
+	r = c.Post("/signup", url.Values{"email": {"dave@example.com"}, "password": {pw}, "password_confirm": {pw + "x"}}).Expect(t, http.StatusUnprocessableEntity)
+	apptest.MustContain(t, r.Text("#e-password_confirm"), "not the same")
+
+	c.SignUp("dave@example.com", pw, "Dave")
+	r = c.Post("/accounts/new", url.Values{"name": {""}, "country": {"XX"}}).Expect(t, http.StatusUnprocessableEntity)
+	apptest.MustContain(t, r.Text("#e-name"), "Enter the organization")
+	// Emails are case-insensitive identifiers: a second sign-up is refused.
+	other := apptest.NewClient(t, node.URL)
+	r = other.Post("/signup", url.Values{"email": {"DAVE@example.com"}, "password": {pw}, "password_confirm": {pw}}).Expect(t, http.StatusUnprocessableEntity)
+	apptest.MustContain(t, r.Text("#e-email"), "already exists")
+	other.SignIn("DAVE@EXAMPLE.COM", pw).Expect(t, http.StatusSeeOther)
+}
+
+func TestPasswordReset(t *testing.T) {
+	node := apptest.Start(t, "sqlite://"+t.TempDir()+"/gh.db")
+	c := apptest.NewClient(t, node.URL)
+	c.SignUp("erin@example.com", pw, "Erin")
+	c.Post("/signout", nil)
+	// The answer is the same for known and unknown addresses.
+	known := c.Post("/password/forgot", url.Values{"email": {"erin@example.com"}}).Expect(t, http.StatusSeeOther)
+	unknown := c.Post("/password/forgot", url.Values{"email": {"nobody@example.com"}}).Expect(t, http.StatusSeeOther)
+	if known.Location != unknown.Location {
+		t.Fatal("reset answers differ")
+	}
+	link := outboxLink(t, node.App.DB, "erin@example.com", "/password/reset/")
+	c.Get(link).Expect(t, http.StatusOK)
+	c.Post(link, url.Values{"password": {"a-new-passphrase-7"}, "password_confirm": {"a-new-passphrase-7"}}).Expect(t, http.StatusSeeOther)
+	c.Get(link).Expect(t, http.StatusNotFound) // single use
+	c.SignIn("erin@example.com", pw).Expect(t, http.StatusUnauthorized)
+	c.SignIn("erin@example.com", "a-new-passphrase-7").Expect(t, http.StatusSeeOther)
+}
+
+func TestSetupLinkCreatesOperator(t *testing.T) {
+	node := apptest.Start(t, "sqlite://"+t.TempDir()+"/gh.db")
+	link, err := node.App.Accounts.SetupLink(context.Background())
+	if err != nil || link == "" {
+		t.Fatalf("setup link %q, %v", link, err)
+	}
+	c := apptest.NewClient(t, node.URL)
+	c.Get(link).Expect(t, http.StatusOK)
+	c.Post(link, url.Values{"email": {"ops@example.com"}, "password": {pw}, "password_confirm": {pw}}).Expect(t, http.StatusSeeOther)
+	c.Get("/operator/outbox").Expect(t, http.StatusOK)
+	// Used once.
+	apptest.NewClient(t, node.URL).Get(link).Expect(t, http.StatusNotFound)
+	// Non-operators do not see the outbox.
+	u := apptest.NewClient(t, node.URL)
+	u.SignUp("user@example.com", pw, "")
+	u.Get("/operator/outbox").Expect(t, http.StatusNotFound)
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	node := apptest.Start(t, "sqlite://"+t.TempDir()+"/gh.db")
+	c := apptest.NewClient(t, node.URL)
+	c.Get("/healthz").Expect(t, http.StatusOK)
+	c.Get("/signin")
+	m := c.Get("/metrics").Expect(t, http.StatusOK)
+	apptest.MustContain(t, m.Body, `gatehouse_http_requests_total{code="200",method="GET",route="GET /signin"}`)
+	apptest.MustContain(t, m.Body, `gatehouse_db_open_connections{pool="write"}`)
+}
