@@ -40,7 +40,14 @@ func decodeResponse(samlResponse string) ([]byte, *Refusal) {
 // settings and the clock. The order matters only for which code a broken
 // response gets; every check runs before anything is accepted.
 func verifyResponse(raw []byte, sp SPSettings, idp IdPSettings, now time.Time, skew time.Duration) (*verified, *Refusal) {
-	doc, r := parseStrict(raw)
+	return verifyResponseChecks(raw, sp, idp, now, skew, true)
+}
+
+// verifyResponseChecks is verifyResponse; structural=false leaves out the
+// duplicate-ID and one-assertion checks, only so a test can show that
+// reading from the signed element alone already defeats signature wrapping.
+func verifyResponseChecks(raw []byte, sp SPSettings, idp IdPSettings, now time.Time, skew time.Duration, structural bool) (*verified, *Refusal) {
+	doc, r := parseXML(raw, structural)
 	if r != nil {
 		return nil, r
 	}
@@ -61,6 +68,12 @@ func verifyResponse(raw []byte, sp SPSettings, idp IdPSettings, now time.Time, s
 		return nil, refuse(CodeEncryptedAssertion, "the Response carries an EncryptedAssertion; Gatehouse does not decrypt assertions — turn assertion encryption off at the IdP (the connection is TLS)")
 	}
 	all := descendants(root, nsAssertion, "Assertion")
+	if !structural {
+		all = children(root, nsAssertion, "Assertion")
+		if len(all) > 1 {
+			all = all[:1]
+		}
+	}
 	switch {
 	case len(all) == 0:
 		return nil, refuse(CodeMalformed, "the Response contains no Assertion")

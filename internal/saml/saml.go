@@ -135,6 +135,7 @@ const (
 	CodeDTDForbidden         = "dtd_forbidden"
 	CodeStatusNotSuccess     = "status_not_success"
 	CodeMultipleAssertions   = "multiple_assertions"
+	CodeDuplicateID          = "duplicate_id"
 	CodeEncryptedAssertion   = "encrypted_assertion"
 	CodeSignatureMissing     = "signature_missing"
 	CodeSignatureInvalid     = "signature_invalid"

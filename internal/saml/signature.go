@@ -22,11 +22,11 @@ var (
 		dsig.ECDSASHA512SignatureMethod: true,
 	}
 	weakSignatureMethods = map[string]bool{
-		dsig.RSASHA1SignatureMethod:                         true,
-		dsig.ECDSASHA1SignatureMethod:                       true,
-		"http://www.w3.org/2000/09/xmldsig#dsa-sha1":        true,
-		"http://www.w3.org/2000/09/xmldsig#hmac-sha1":       true,
-		"http://www.w3.org/2001/04/xmldsig-more#rsa-md5":    true,
+		dsig.RSASHA1SignatureMethod:                      true,
+		dsig.ECDSASHA1SignatureMethod:                    true,
+		"http://www.w3.org/2000/09/xmldsig#dsa-sha1":     true,
+		"http://www.w3.org/2000/09/xmldsig#hmac-sha1":    true,
+		"http://www.w3.org/2001/04/xmldsig-more#rsa-md5": true,
 	}
 	strongDigests = map[string]bool{
 		"http://www.w3.org/2001/04/xmlenc#sha256":       true,
@@ -34,8 +34,8 @@ var (
 		"http://www.w3.org/2001/04/xmlenc#sha512":       true,
 	}
 	weakDigests = map[string]bool{
-		"http://www.w3.org/2000/09/xmldsig#sha1":         true,
-		"http://www.w3.org/2001/04/xmldsig-more#md5":     true,
+		"http://www.w3.org/2000/09/xmldsig#sha1":        true,
+		"http://www.w3.org/2001/04/xmldsig-more#md5":    true,
 		"http://www.w3.org/2001/04/xmldsig-more#sha224": true,
 	}
 	excC14N = map[string]bool{
