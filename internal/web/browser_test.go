@@ -1,0 +1,127 @@
+package web_test
+
+import (
+	"context"
+	"encoding/csv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"gatehouse/internal/apptest"
+	"gatehouse/internal/testenv"
+)
+
+// TestBrowserMemberJourney drives the foundation's journey in a real browser:
+// sign up → create a business account → invite a member → the member accepts
+// → the admin changes their role → the audit log shows each step and its CSV
+// export has those rows.
+func TestBrowserMemberJourney(t *testing.T) {
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		node := apptest.Start(t, dbURL)
+		admin := testenv.Browser(t)
+		ctx, cancel := context.WithTimeout(admin, 90*time.Second)
+		defer cancel()
+
+		var acctURL string
+		run(t, ctx,
+			chromedp.Navigate(node.URL+"/signup"),
+			chromedp.SendKeys(chromedp.CSS("#f-display_name"), "Ada Admin"),
+			chromedp.SendKeys(chromedp.CSS("#f-email"), "ada@acme.example"),
+			chromedp.SendKeys(chromedp.CSS("#f-password"), pw),
+			chromedp.SendKeys(chromedp.CSS("#f-password_confirm"), pw),
+			chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(`a[href="/accounts/new"]`)),
+			chromedp.Click(chromedp.CSS(`a[href="/accounts/new"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#f-name")),
+			chromedp.SendKeys(chromedp.CSS("#f-name"), "Acme Browsers Inc"),
+			chromedp.SetValue(chromedp.CSS("#f-country"), "FR"),
+			chromedp.Click(chromedp.CSS(`main button[type=submit]`)),
+			chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "is created")]`),
+		)
+		acctURL = get(t, ctx, chromedp.Location())
+		acct := strings.TrimPrefix(acctURL, node.URL+"/accounts/")
+
+		var flash string
+		run(t, ctx,
+			chromedp.Click(chromedp.CSS(`nav.side a[href$="/users"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#f-email`)),
+			chromedp.SendKeys(chromedp.CSS(`#f-email`), "max@acme.example"),
+			chromedp.SetValue(chromedp.CSS(`#f-invite-role`), "user"),
+			chromedp.Submit(chromedp.CSS(`#f-email`)),
+			chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "Invitation sent")]`),
+		)
+		flash = get(t, ctx, chromedp.Text(chromedp.CSS(`.flash.success`)))
+		apptest.MustContain(t, flash, "Invitation sent to max@acme.example")
+		link := outboxLink(t, node.App.DB, "max@acme.example", "/invites/")
+
+		// The member opens the link in their own browser, creates an account
+		// and accepts.
+		member := testenv.Browser(t)
+		mctx, mcancel := context.WithTimeout(member, 90*time.Second)
+		defer mcancel()
+		var joined string
+		run(t, mctx,
+			chromedp.Navigate(link),
+			chromedp.WaitVisible(chromedp.CSS(`a[href^="/signup"]`)),
+			chromedp.Click(chromedp.CSS(`a[href^="/signup"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#f-password")),
+			chromedp.SendKeys(chromedp.CSS("#f-password"), pw),
+			chromedp.SendKeys(chromedp.CSS("#f-password_confirm"), pw),
+			chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+			chromedp.WaitVisible(`//button[contains(., "Accept and join")]`),
+			chromedp.Click(`//button[contains(., "Accept and join")]`),
+			chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "You joined")]`),
+		)
+		joined = get(t, mctx, chromedp.Text(chromedp.CSS(`.flash.success`)))
+		apptest.MustContain(t, joined, "You joined Acme Browsers Inc as User")
+
+		// The admin makes the member a license admin.
+		run(t, ctx,
+			chromedp.Navigate(node.URL+"/accounts/"+acct+"/users?q=max"),
+			chromedp.WaitVisible(chromedp.CSS(`select[id^="role-"]`)),
+			chromedp.SetValue(chromedp.CSS(`select[id^="role-"]`), "license_admin"),
+			chromedp.Click(`//button[contains(., "Change role")]`),
+			chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "role is changed")]`),
+			chromedp.Navigate(node.URL+"/accounts/"+acct+"/users?role=license_admin"),
+			chromedp.WaitVisible(chromedp.CSS(`tbody`)),
+		)
+		var table string
+		table = get(t, ctx, chromedp.Text(chromedp.CSS(`tbody`)))
+		apptest.MustContain(t, table, "max@acme.example")
+
+		// The audit log shows each step; the CSV export has those rows.
+		var audit, csvText string
+		run(t, ctx,
+			chromedp.Click(chromedp.CSS(`nav.side a[href$="/audit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`tbody`)),
+		)
+		audit = get(t, ctx, chromedp.Text(chromedp.CSS(`tbody`)))
+		csvText = get(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('a[href*="audit.csv"]').href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+		for _, a := range []string{"account.created", "member.invited", "member.joined", "member.role_changed"} {
+			apptest.MustContain(t, audit, a)
+			apptest.MustContain(t, csvText, a)
+		}
+		rows, err := csv.NewReader(strings.NewReader(csvText)).ReadAll()
+		if err != nil || len(rows) < 5 {
+			t.Fatalf("csv: %v rows, err %v", len(rows), err)
+		}
+	})
+}
+
+func run(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
