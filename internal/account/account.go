@@ -200,4 +200,3 @@ func NormalizeEmail(raw string) (string, error) {
 	}
 	return strings.ToLower(local) + "@" + strings.ToLower(ascii), nil
 }
-

@@ -46,7 +46,7 @@ func TestMemberLifecycleOverHTTP(t *testing.T) {
 
 		// Invite a member; the email carries a single-use link.
 		admin.Post("/accounts/"+acct+"/users/invite", url.Values{"email": {"bob@example.com"}, "role": {"user"}}).Expect(t, http.StatusSeeOther)
-		users := admin.Get("/accounts/" + acct + "/users?status=invited").Expect(t, http.StatusOK)
+		users := admin.Get("/accounts/"+acct+"/users?status=invited").Expect(t, http.StatusOK)
 		apptest.MustContain(t, users.Text("tbody"), "bob@example.com")
 		link := outboxLink(t, node.App.DB, "bob@example.com", "/invites/")
 
@@ -61,26 +61,26 @@ func TestMemberLifecycleOverHTTP(t *testing.T) {
 		// The link is single use.
 		bob.Post(link, nil).Expect(t, http.StatusConflict)
 		// Bob is a plain user: no Users page, no audit log.
-		bob.Get("/accounts/" + acct + "/users").Expect(t, http.StatusForbidden)
-		bob.Get("/accounts/" + acct + "/audit").Expect(t, http.StatusForbidden)
+		bob.Get("/accounts/"+acct+"/users").Expect(t, http.StatusForbidden)
+		bob.Get("/accounts/"+acct+"/audit").Expect(t, http.StatusForbidden)
 
 		// Admin makes Bob a license admin.
-		page := admin.Get("/accounts/" + acct + "/users?q=bob").Expect(t, http.StatusOK)
+		page := admin.Get("/accounts/"+acct+"/users?q=bob").Expect(t, http.StatusOK)
 		action, ok := page.Doc.Find(`form[action$="/role"]`).First().Attr("action")
 		if !ok {
 			t.Fatal("no role form for bob")
 		}
 		admin.Post(action, url.Values{"role": {"license_admin"}}).Expect(t, http.StatusSeeOther)
-		bob.Get("/accounts/" + acct + "/users").Expect(t, http.StatusOK)
-		page = admin.Get("/accounts/" + acct + "/users?role=license_admin").Expect(t, http.StatusOK)
+		bob.Get("/accounts/"+acct+"/users").Expect(t, http.StatusOK)
+		page = admin.Get("/accounts/"+acct+"/users?role=license_admin").Expect(t, http.StatusOK)
 		apptest.MustContain(t, page.Text("tbody"), "bob@example.com")
 
 		// Audit log shows every step; the CSV has the same rows.
-		audit := admin.Get("/accounts/" + acct + "/audit").Expect(t, http.StatusOK)
+		audit := admin.Get("/accounts/"+acct+"/audit").Expect(t, http.StatusOK)
 		for _, action := range []string{"account.created", "member.invited", "member.joined", "member.role_changed"} {
 			apptest.MustContain(t, audit.Text("tbody"), action)
 		}
-		csvResp := admin.Get("/accounts/" + acct + "/audit.csv?action=member.").Expect(t, http.StatusOK)
+		csvResp := admin.Get("/accounts/"+acct+"/audit.csv?action=member.").Expect(t, http.StatusOK)
 		if ct := csvResp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
 			t.Fatalf("csv content type %q", ct)
 		}
@@ -108,14 +108,14 @@ func TestLastAdminIsKept(t *testing.T) {
 	admin := apptest.NewClient(t, node.URL)
 	admin.SignUp("solo@example.com", pw, "Solo")
 	acct := admin.CreateAccount("Solo Ltd")
-	page := admin.Get("/accounts/" + acct + "/users").Expect(t, http.StatusOK)
+	page := admin.Get("/accounts/"+acct+"/users").Expect(t, http.StatusOK)
 	action, _ := page.Doc.Find(`form[action$="/role"]`).First().Attr("action")
 	r := admin.Post(action, url.Values{"role": {"user"}}).Expect(t, http.StatusSeeOther)
 	flash := admin.Get(r.Location)
 	apptest.MustContain(t, flash.Text(".flash"), "at least one active admin")
 	status, _ := page.Doc.Find(`form[action$="/status"]`).First().Attr("action")
 	admin.Post(status, url.Values{"status": {"deactivated"}}).Expect(t, http.StatusSeeOther)
-	admin.Get("/accounts/" + acct + "/users").Expect(t, http.StatusOK) // still admin
+	admin.Get("/accounts/"+acct+"/users").Expect(t, http.StatusOK) // still admin
 }
 
 func TestSignInRateLimit(t *testing.T) {

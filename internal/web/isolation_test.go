@@ -137,7 +137,7 @@ func TestTenantIsolationRouteWalk(t *testing.T) {
 			}
 		}
 		// Account A is untouched: its admin is still admin and the invitation pending.
-		page := alice.Get("/accounts/" + acctA + "/users").Expect(t, http.StatusOK)
+		page := alice.Get("/accounts/"+acctA+"/users").Expect(t, http.StatusOK)
 		apptest.MustContain(t, page.Text("tbody"), "pending@alpha.example")
 		apptest.MustContain(t, page.Text("tbody"), "Admin")
 	})
