@@ -395,11 +395,20 @@ func checkBearer(sc *etree.Element, sp SPSettings, now time.Time, skew time.Dura
 	return end, attr(scd, "InResponseTo"), nil
 }
 
+// oidAliases names the standard attribute OIDs (urn:oid:… names, as
+// Shibboleth-style IdPs and pysaml2 send them) that mean one of our keys.
+var oidAliases = map[string]string{
+	"urn:oid:2.16.840.1.113730.3.1.241": "displayname", // inetOrgPerson displayName
+}
+
 // normalizeAttrName maps an attribute Name to its key in
 // Assertion.Attributes: the lower-cased last path segment, so URI claims
 // (Entra, ADFS) and plain names (Okta, Google, Ping) meet.
 func normalizeAttrName(n string) string {
 	n = strings.TrimSpace(n)
+	if alias, ok := oidAliases[strings.ToLower(n)]; ok {
+		return alias
+	}
 	if i := strings.LastIndexByte(n, '/'); i >= 0 && i < len(n)-1 {
 		n = n[i+1:]
 	} else if strings.HasPrefix(strings.ToLower(n), "urn:") {
