@@ -230,3 +230,17 @@ func TestHealthAndMetrics(t *testing.T) {
 	apptest.MustContain(t, m.Body, `gatehouse_http_requests_total{code="200",method="GET",route="GET /signin"}`)
 	apptest.MustContain(t, m.Body, `gatehouse_db_open_connections{pool="write"}`)
 }
+
+func TestDatabaseErrorShowsReference(t *testing.T) {
+	node := apptest.Start(t, "sqlite://"+t.TempDir()+"/gh.db")
+	c := apptest.NewClient(t, node.URL)
+	c.SignUp("frank@example.com", pw, "Frank")
+	node.App.DB.Close() // every query now fails
+	r := c.Get("/personal").Expect(t, http.StatusInternalServerError)
+	ref := r.Header.Get("X-Request-ID")
+	apptest.MustContain(t, r.Text("main"), "Reference: "+ref)
+	if strings.Contains(r.Body, "sql:") || strings.Contains(r.Body, "database is closed") {
+		t.Error("the error page leaks the internal error")
+	}
+	c.Get("/healthz").Expect(t, http.StatusServiceUnavailable)
+}

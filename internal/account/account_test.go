@@ -1,0 +1,117 @@
+package account
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPasswordHashRoundTrip(t *testing.T) {
+	h, err := HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("unexpected hash format %q", h)
+	}
+	for pw, want := range map[string]bool{"correct horse battery": true, "correct horse batterY": false, "": false} {
+		ok, err := CheckPassword(h, pw)
+		if err != nil || ok != want {
+			t.Errorf("CheckPassword(%q) = %v, %v; want %v", pw, ok, err, want)
+		}
+	}
+	h2, _ := HashPassword("correct horse battery")
+	if h == h2 {
+		t.Error("two hashes of one password are equal: salt missing")
+	}
+	if _, err := CheckPassword("$2a$10$bcrypt", "x"); err == nil {
+		t.Error("foreign hash format accepted")
+	}
+}
+
+func TestPasswordProblem(t *testing.T) {
+	cases := []struct {
+		pw, email, want string
+	}{
+		{"short", "a@b.example", "at least 10"},
+		{"password123", "a@b.example", "commonly used"},
+		{"Password2026!", "a@b.example", "commonly used"},
+		{"qwertyuiop", "a@b.example", "commonly used"},
+		{"aaaaaaaaaaaa", "a@b.example", "variety"},
+		{"1234567890123", "a@b.example", "sequence"},
+		{"jonathan-is-here-1", "jonathan@b.example", "email"},
+		{"a perfectly fine passphrase", "a@b.example", ""},
+		{strings.Repeat("x1y2", 65), "a@b.example", "at most"},
+	}
+	for _, c := range cases {
+		got := PasswordProblem(c.pw, c.email)
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("PasswordProblem(%q) = %q, want containing %q", c.pw, got, c.want)
+		}
+	}
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	ok := map[string]string{
+		"Alice@Example.COM":     "alice@example.com",
+		"  bob@example.org ":    "bob@example.org",
+		"carol+tag@sub.ex.io":   "carol+tag@sub.ex.io",
+		"dora@bücher.example":   "dora@xn--bcher-kva.example",
+		"Eve Name <eve@ex.com>": "eve@ex.com",
+	}
+	for in, want := range ok {
+		got, err := NormalizeEmail(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "plain", "a@b", "@example.com", "a@@example.com", "a@exa mple.com", strings.Repeat("a", 250) + "@x.com", "a@-bad-.com"} {
+		if got, err := NormalizeEmail(bad); err == nil {
+			t.Errorf("NormalizeEmail(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func FuzzNormalizeEmail(f *testing.F) {
+	for _, s := range []string{"a@b.com", "Ä@ü.de", "x <y@z.io>", "\x00@a.b", "a@b..c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := NormalizeEmail(s)
+		if err != nil {
+			return
+		}
+		// A normalized address is stable and lower case.
+		again, err := NormalizeEmail(got)
+		if err != nil || again != got {
+			t.Fatalf("NormalizeEmail not idempotent: %q → %q → %q (%v)", s, got, again, err)
+		}
+		if strings.ToLower(got) != got || strings.ContainsAny(got, " \r\n") {
+			t.Fatalf("not canonical: %q", got)
+		}
+	})
+}
+
+func TestSafeCSV(t *testing.T) {
+	got := SafeCSV("=cmd()", "+1", "-2", "@x", "plain", "")
+	want := []string{"'=cmd()", "'+1", "'-2", "'@x", "plain", ""}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("SafeCSV[%d] = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+func TestAccountInputValidate(t *testing.T) {
+	in := AccountInput{Name: "  Acme  ", Country: "de", ContactEmail: "Boss@Acme.example"}
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if in.Name != "Acme" || in.Country != "DE" || in.ContactEmail != "boss@acme.example" {
+		t.Errorf("not normalised: %+v", in)
+	}
+	for _, bad := range []AccountInput{{Name: "", Country: "DE"}, {Name: "A", Country: ""}, {Name: "A", Country: "ZZ"}, {Name: "A", Country: "DE", ContactEmail: "nope"}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("Validate(%+v) accepted", bad)
+		}
+	}
+}
