@@ -44,7 +44,9 @@ func TestServeStartsAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--addr", addr, "--data-dir", dir, "--demo", "--log-format", "json"}, &out, &errOut) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--data-dir", dir, "--demo", "--log-format", "json"}, &out, &errOut)
+	}()
 
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(out.String(), "is running at") {
