@@ -1,0 +1,168 @@
+// Package sso signs people in with their company's identity provider: it
+// finds the business account by the verified domain of a work email, starts
+// a SAML sign-in, and after the strict validator accepted the response it
+// resolves the person (linking SAML, SCIM and Gatehouse identities), their
+// groups and their rights. Portal sign-in and Desktop SSO activation share
+// this code and its refusal reasons.
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"gatehouse/internal/account"
+	"gatehouse/internal/saml"
+	"gatehouse/internal/store"
+)
+
+// Refusal reasons beyond the SAML validator's own codes. They are stable
+// machine codes shown to people as part of the message and to admins.
+const (
+	ReasonUnknownDomain       = "unknown_domain"
+	ReasonIntegrationInactive = "integration_inactive"
+	ReasonNoEmail             = "no_email"
+	ReasonUserDeactivated     = "user_deactivated"
+	ReasonNotInDesktopUsers   = "not_in_desktop_users"
+	ReasonMemberDeactivated   = "member_deactivated"
+)
+
+// Error is a refusal a person must read. Reference is recorded with the
+// precise detail for the admins.
+type Error struct {
+	Code      string
+	Message   string // for the person
+	Detail    string // for the admin log
+	Reference string
+	AccountID string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Detail }
+
+// Groups are the account's two mapped IdP groups (configurator step 3).
+type Groups struct {
+	AdminsUUID       string
+	AdminsName       string
+	DesktopUsersUUID string
+	DesktopUsersName string
+}
+
+// Integration is an account's IdP integration as SSO needs it.
+type Integration struct {
+	SP     saml.SPSettings
+	IdP    saml.IdPSettings
+	Groups Groups
+	Active bool
+	// BackupPersonID is the backup login (configurator step 7): it keeps its
+	// admin role whatever the IdP says.
+	BackupPersonID string
+}
+
+// Directory is what SSO needs from the IdP integration's configuration.
+type Directory interface {
+	// AccountForDomain returns the account that verified domain
+	// (store.ErrNotFound when none). active is false when its integration
+	// is not activated.
+	AccountForDomain(ctx context.Context, domain string) (accountID string, active bool, err error)
+	// Integration returns an account's integration (store.ErrNotFound when
+	// it has none).
+	Integration(ctx context.Context, accountID string) (Integration, error)
+	// SP returns our SAML identity for an account (entity ID, ACS URL); it is
+	// derived from the public URL and the account id alone.
+	SP(accountID string) saml.SPSettings
+}
+
+// SCIMUser is the SCIM side of a person, when SCIM is in use.
+type SCIMUser struct {
+	ID       string
+	UserName string
+	Active   bool
+	// GroupKeys are the externalId and displayName of every group the user
+	// is a member of (a mapped UUID matches either).
+	GroupKeys []string
+}
+
+// SCIMDirectory finds SCIM-provisioned users. ErrNotFound when none.
+type SCIMDirectory interface {
+	FindUserForSAML(ctx context.Context, accountID, objectID, name string) (*SCIMUser, error)
+}
+
+// Service runs SSO sign-ins.
+type Service struct {
+	DB        *store.DB
+	SAML      *saml.Service
+	Accounts  *account.Service
+	Directory Directory
+	SCIM      SCIMDirectory // nil when no SCIM server is wired
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Start is where to send the browser to sign in.
+type Start struct {
+	AccountID   string
+	RedirectURL string         // HTTP-Redirect binding
+	POST        *saml.POSTForm // HTTP-POST binding, when the IdP needs it
+	RequestID   string
+}
+
+// Begin starts an SSO sign-in for the owner of email. binding is the random
+// value the caller also sets as a cookie in the browser.
+func (s *Service) Begin(ctx context.Context, email, purpose, attemptRef, binding, ip string) (*Start, error) {
+	domain := emailDomain(email)
+	if domain == "" {
+		return nil, &Error{Code: ReasonUnknownDomain, Message: "Enter your full work email address, for example name@company.com."}
+	}
+	accountID, active, err := s.Directory.AccountForDomain(ctx, domain)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, s.refuse(ctx, "", purpose, ip, email, &Error{Code: ReasonUnknownDomain,
+			Message: fmt.Sprintf("Single sign-on is not set up for %s. Check the address, or sign in with your password.", domain),
+			Detail:  "no business account has verified the domain " + domain})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		return nil, s.refuse(ctx, accountID, purpose, ip, email, &Error{Code: ReasonIntegrationInactive,
+			Message: fmt.Sprintf("Your organization has not switched on single sign-on for %s yet. Ask your IT admin, or sign in with your password.", domain),
+			Detail:  "the IdP integration of the account that owns " + domain + " is not active"})
+	}
+	in, err := s.Directory.Integration(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	sp, idp := in.SP, in.IdP
+	st := &Start{AccountID: accountID}
+	if idp.SSOBinding == saml.SSOBindingPOST {
+		form, reqID, err := s.SAML.StartLoginPOST(ctx, accountID, sp, idp, purpose, attemptRef, binding)
+		if err != nil {
+			return nil, err
+		}
+		st.POST, st.RequestID = &form, reqID
+		return st, nil
+	}
+	st.RedirectURL, st.RequestID, err = s.SAML.StartLogin(ctx, accountID, sp, idp, purpose, attemptRef, binding)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func emailDomain(email string) string {
+	norm, err := account.NormalizeEmail(email)
+	if err != nil {
+		return ""
+	}
+	_, d, _ := strings.Cut(norm, "@")
+	return d
+}
