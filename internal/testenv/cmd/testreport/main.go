@@ -36,6 +36,7 @@ type report struct {
 	buf      map[key][]string // output of tests (and of packages: test "") not printed yet
 	finished map[key]bool     // test reported failed: later output is printed at once
 	pkgFail  map[string]bool  // a test of the package failed
+	pkgOut   map[string]*strings.Builder
 	passed   int
 	failed   int
 	skipped  int
@@ -53,6 +54,7 @@ func main() {
 		buf:      map[key][]string{},
 		finished: map[key]bool{},
 		pkgFail:  map[string]bool{},
+		pkgOut:   map[string]*strings.Builder{},
 		failed:   *extraFailed,
 	}
 	if *rawPath != "" {
@@ -84,10 +86,11 @@ func main() {
 		fmt.Fprintln(r.out, "testreport: reading go test output:", err)
 		r.failed++
 	}
-	// Output of packages that never reported an end (go test killed).
-	for k, lines := range r.buf {
-		if len(lines) > 0 && k.test == "" {
-			fmt.Fprintf(r.out, "=== unfinished output of %s\n%s", k.pkg, strings.Join(lines, ""))
+	// Packages that never reported an end (go test killed).
+	for pkg, b := range r.pkgOut {
+		fmt.Fprint(r.out, b.String())
+		if lines := r.buf[key{pkg, ""}]; len(lines) > 0 {
+			fmt.Fprintf(r.out, "=== unfinished output of %s\n%s", pkg, strings.Join(lines, ""))
 		}
 	}
 	if *started > 0 {
@@ -103,6 +106,24 @@ func main() {
 			bw.Flush()
 		}
 		os.Exit(1)
+	}
+}
+
+// print adds s to the package's block of the log; blocks are written whole
+// when the package ends, so that packages tested in parallel do not mix.
+func (r *report) print(pkg, s string) {
+	b := r.pkgOut[pkg]
+	if b == nil {
+		b = &strings.Builder{}
+		r.pkgOut[pkg] = b
+	}
+	b.WriteString(s)
+}
+
+func (r *report) endPackage(pkg string) {
+	if b := r.pkgOut[pkg]; b != nil {
+		fmt.Fprint(r.out, b.String())
+		delete(r.pkgOut, pkg)
 	}
 }
 
@@ -122,13 +143,15 @@ func (r *report) handle(ev event) {
 	case "pass":
 		if ev.Test != "" {
 			r.passed++
-			delete(r.buf, k)
 		} else {
-			delete(r.buf, k)
+			r.endPackage(pkg)
 		}
+		delete(r.buf, k)
 	case "skip":
 		if ev.Test != "" {
 			r.skipped++
+		} else {
+			r.endPackage(pkg)
 		}
 		delete(r.buf, k)
 	case "fail":
@@ -143,17 +166,26 @@ func (r *report) handle(ev event) {
 		if !r.pkgFail[pkg] {
 			r.failed++ // failed outside any test: count the package once
 		}
-		for tk, lines := range r.buf {
-			if tk.pkg == pkg && tk.test != "" && len(lines) > 0 {
-				fmt.Fprintf(r.out, "=== output of %s (unfinished)\n%s", tk.test, strings.Join(lines, ""))
-				delete(r.buf, tk)
-			}
-		}
-		if lines := r.buf[k]; len(lines) > 0 {
-			fmt.Fprint(r.out, strings.Join(lines, ""))
-		}
-		delete(r.buf, k)
+		r.printUnfinished(pkg)
+		r.endPackage(pkg)
 	}
+}
+
+// printUnfinished adds to the package's block the output of its tests that
+// never reported a result (a panic, a timeout) and its own output (build
+// errors, TestMain).
+func (r *report) printUnfinished(pkg string) {
+	for tk, lines := range r.buf {
+		if tk.pkg == pkg && tk.test != "" && len(lines) > 0 {
+			r.print(pkg, fmt.Sprintf("=== output of %s (unfinished)\n%s", tk.test, strings.Join(lines, "")))
+			delete(r.buf, tk)
+		}
+	}
+	k := key{pkg, ""}
+	if lines := r.buf[k]; len(lines) > 0 {
+		r.print(pkg, strings.Join(lines, ""))
+	}
+	delete(r.buf, k)
 }
 
 // output buffers a line of test output, printing result lines and, for
@@ -162,17 +194,21 @@ func (r *report) output(k key, s string) {
 	trimmed := strings.TrimLeft(s, " ")
 	switch {
 	case strings.HasPrefix(trimmed, "--- PASS:"):
-		fmt.Fprint(r.out, s)
+		r.print(k.pkg, s)
 		delete(r.buf, k)
 		return
 	case strings.HasPrefix(trimmed, "--- FAIL:"), strings.HasPrefix(trimmed, "--- SKIP:"):
-		fmt.Fprint(r.out, strings.Join(r.buf[k], ""))
-		fmt.Fprint(r.out, s)
+		r.print(k.pkg, strings.Join(r.buf[k], ""))
+		r.print(k.pkg, s)
 		delete(r.buf, k)
 		r.finished[k] = true
 		return
-	case k.test == "" && (strings.HasPrefix(s, "ok  \t") || strings.HasPrefix(s, "FAIL\t")):
-		fmt.Fprint(r.out, s)
+	case k.test == "" && strings.HasPrefix(s, "ok  \t"):
+		r.print(k.pkg, s)
+		return
+	case k.test == "" && strings.HasPrefix(s, "FAIL\t"):
+		r.printUnfinished(k.pkg)
+		r.print(k.pkg, s)
 		return
 	case k.test == "" && (s == "PASS\n" || s == "FAIL\n" || strings.HasPrefix(s, "?   \t") || strings.HasPrefix(s, "testing: warning: no tests to run")):
 		return
@@ -182,7 +218,7 @@ func (r *report) output(k key, s string) {
 	}
 	if r.finished[k] {
 		// Output after the result line (e.g. a cleanup's log): show it.
-		fmt.Fprint(r.out, s)
+		r.print(k.pkg, s)
 		return
 	}
 	r.buf[k] = append(r.buf[k], s)
