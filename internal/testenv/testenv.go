@@ -11,7 +11,18 @@
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 //
 // so that process-wide peers (the throw-away PostgreSQL cluster) are stopped
-// when the package's tests end.
+// when the package's tests end. Every peer process also gets a parent-death
+// signal, so a test binary killed by -timeout leaves none running.
+//
+// Environment:
+//
+//	GATEHOUSE_REQUIRE_PEERS=1          a missing peer fails instead of skipping
+//	GATEHOUSE_TEST_POSTGRES_URL=URL    create test databases on this server
+//	GATEHOUSE_TEST_POSTGRES_CLUSTER=1  ignore 127.0.0.1:5432, start a throw-away
+//	                                   cluster (what a machine without a server does)
+//	GATEHOUSE_ARTIFACTS=DIR            where failing browser tests leave a
+//	                                   screenshot and the page's HTML
+//	                                   (default <repo>/test-artifacts)
 package testenv
 
 import (
