@@ -181,22 +181,30 @@ func humanDuration(d time.Duration) string {
 func NormalizeEmail(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return "", errors.New("Enter an email address.")
+		return "", Problem("Enter an email address.")
 	}
 	if len(raw) > 254 {
-		return "", errors.New("This email address is too long.")
+		return "", Problem("This email address is too long.")
 	}
 	addr, err := mail.ParseAddress(raw)
 	if err != nil || addr.Address != raw && addr.Name == "" && !strings.EqualFold(addr.Address, raw) {
-		return "", fmt.Errorf("%q is not a valid email address.", raw)
+		return "", problemf("%q is not a valid email address.", raw)
 	}
 	local, domain, ok := strings.Cut(addr.Address, "@")
 	if !ok || local == "" || domain == "" || !strings.Contains(domain, ".") {
-		return "", fmt.Errorf("%q is not a valid email address.", raw)
+		return "", problemf("%q is not a valid email address.", raw)
 	}
 	ascii, err := idna.Lookup.ToASCII(domain)
 	if err != nil {
-		return "", fmt.Errorf("The domain of %q is not valid.", raw)
+		return "", problemf("The domain of %q is not valid.", raw)
 	}
 	return strings.ToLower(local) + "@" + strings.ToLower(ascii), nil
 }
+
+// Problem is an error whose text is a sentence for people (capitalised,
+// with a full stop), unlike wrapped internal errors.
+type Problem string
+
+func (p Problem) Error() string { return string(p) }
+
+func problemf(format string, args ...any) error { return Problem(fmt.Sprintf(format, args...)) }

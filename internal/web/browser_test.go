@@ -24,7 +24,6 @@ func TestBrowserMemberJourney(t *testing.T) {
 		ctx, cancel := context.WithTimeout(admin, 90*time.Second)
 		defer cancel()
 
-		var acctURL string
 		run(t, ctx,
 			chromedp.Navigate(node.URL+"/signup"),
 			chromedp.SendKeys(chromedp.CSS("#f-display_name"), "Ada Admin"),
@@ -40,10 +39,9 @@ func TestBrowserMemberJourney(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`main button[type=submit]`)),
 			chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "is created")]`),
 		)
-		acctURL = get(t, ctx, chromedp.Location())
+		acctURL := get(t, ctx, chromedp.Location())
 		acct := strings.TrimPrefix(acctURL, node.URL+"/accounts/")
 
-		var flash string
 		run(t, ctx,
 			chromedp.Click(chromedp.CSS(`nav.side a[href$="/users"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#f-email`)),
@@ -52,7 +50,7 @@ func TestBrowserMemberJourney(t *testing.T) {
 			chromedp.Submit(chromedp.CSS(`#f-email`)),
 			chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "Invitation sent")]`),
 		)
-		flash = get(t, ctx, chromedp.Text(chromedp.CSS(`.flash.success`)))
+		flash := get(t, ctx, chromedp.Text(chromedp.CSS(`.flash.success`)))
 		apptest.MustContain(t, flash, "Invitation sent to max@acme.example")
 		link := outboxLink(t, node.App.DB, "max@acme.example", "/invites/")
 
@@ -61,7 +59,6 @@ func TestBrowserMemberJourney(t *testing.T) {
 		member := testenv.Browser(t)
 		mctx, mcancel := context.WithTimeout(member, 90*time.Second)
 		defer mcancel()
-		var joined string
 		run(t, mctx,
 			chromedp.Navigate(link),
 			chromedp.WaitVisible(chromedp.CSS(`a[href^="/signup"]`)),
@@ -74,7 +71,7 @@ func TestBrowserMemberJourney(t *testing.T) {
 			chromedp.Click(`//button[contains(., "Accept and join")]`),
 			chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "You joined")]`),
 		)
-		joined = get(t, mctx, chromedp.Text(chromedp.CSS(`.flash.success`)))
+		joined := get(t, mctx, chromedp.Text(chromedp.CSS(`.flash.success`)))
 		apptest.MustContain(t, joined, "You joined Acme Browsers Inc as User")
 
 		// The admin makes the member a license admin.
@@ -87,18 +84,16 @@ func TestBrowserMemberJourney(t *testing.T) {
 			chromedp.Navigate(node.URL+"/accounts/"+acct+"/users?role=license_admin"),
 			chromedp.WaitVisible(chromedp.CSS(`tbody`)),
 		)
-		var table string
-		table = get(t, ctx, chromedp.Text(chromedp.CSS(`tbody`)))
+		table := get(t, ctx, chromedp.Text(chromedp.CSS(`tbody`)))
 		apptest.MustContain(t, table, "max@acme.example")
 
 		// The audit log shows each step; the CSV export has those rows.
-		var audit, csvText string
 		run(t, ctx,
 			chromedp.Click(chromedp.CSS(`nav.side a[href$="/audit"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`tbody`)),
 		)
-		audit = get(t, ctx, chromedp.Text(chromedp.CSS(`tbody`)))
-		csvText = get(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('a[href*="audit.csv"]').href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+		audit := get(t, ctx, chromedp.Text(chromedp.CSS(`tbody`)))
+		csvText := get(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('a[href*="audit.csv"]').href).then(r => r.text())`, chromedp.EvalAwaitPromise))
 		for _, a := range []string{"account.created", "member.invited", "member.joined", "member.role_changed"} {
 			apptest.MustContain(t, audit, a)
 			apptest.MustContain(t, csvText, a)

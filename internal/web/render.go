@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"sort"
 	"strings"
 	"time"
 	_ "time/tzdata" // viewers' time zones on machines without zoneinfo
@@ -328,14 +327,4 @@ func (s *Server) staticHandler() http.Handler {
 		r2.URL.Path = "/" + r.PathValue("file")
 		files.ServeHTTP(w, r2)
 	})
-}
-
-// sortedKeys is a small helper for stable option lists.
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
