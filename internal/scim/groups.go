@@ -20,6 +20,15 @@ var membersAttr = groupSchema.attr("members")
 // memberIDs reads a "members" value: [{"value": id, "type": "User"}, …].
 // Members are users of the same account; nested groups are not supported.
 func memberIDs(value any, path string) ([]string, error) {
+	// Each element must name its member: normalisation would silently drop
+	// an element that only carries read-only "display".
+	for i, e := range asList(value) {
+		if m, ok := e.(map[string]any); ok {
+			if v, _ := lookupCI(m, "value"); v == nil {
+				return nil, badRequest(ErrInvalidValue, "%s[%d].value (the member's id) is required", path, i)
+			}
+		}
+	}
 	nv, ok, err := normalizeValue(membersAttr, value, path)
 	if err != nil || !ok {
 		return nil, err

@@ -81,6 +81,8 @@ type env struct {
 	token   string
 	hooks   *recHooks
 	prefix  string // "/scim/v2" by default
+	// allow500 silences the check that no request answers 500.
+	allow500 bool
 }
 
 var admin = audit.Actor{Type: audit.ActorPerson, ID: "admin", Label: "admin@example.com"}
@@ -216,7 +218,7 @@ func (e *env) do(method, path string, body any, headers ...string) *resp {
 			e.t.Fatalf("%s %s: %d, body is not JSON: %v\n%s", method, path, res.StatusCode, err, raw)
 		}
 	}
-	if res.StatusCode >= 500 {
+	if res.StatusCode >= 500 && res.StatusCode != http.StatusNotImplemented && !e.allow500 {
 		e.t.Errorf("%s %s: server error %s", method, path, r)
 	}
 	return r
