@@ -1,0 +1,176 @@
+package license
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestGenerateKeyFormat(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 2000; i++ {
+		k := GenerateKey()
+		if len(k) != 34 || strings.Count(k, "-") != 4 {
+			t.Fatalf("key %q: want 5 groups of 6", k)
+		}
+		for j, g := range strings.Split(k, "-") {
+			if len(g) != 6 {
+				t.Fatalf("key %q group %d: %q", k, j, g)
+			}
+			for _, c := range g {
+				if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+					t.Fatalf("key %q: character %q outside A-Z0-9", k, c)
+				}
+			}
+		}
+		n, err := NormalizeKey(k)
+		if err != nil || n != k {
+			t.Fatalf("NormalizeKey(%q) = %q, %v", k, n, err)
+		}
+		if seen[k] {
+			t.Fatalf("duplicate key %q", k)
+		}
+		seen[k] = true
+	}
+}
+
+func TestNormalizeKey(t *testing.T) {
+	k := GenerateKey()
+	raw := strings.ReplaceAll(k, "-", "")
+	cases := []struct {
+		name, in string
+		ok       bool
+	}{
+		{"canonical", k, true},
+		{"lower case", strings.ToLower(k), true},
+		{"no dashes", raw, true},
+		{"spaces instead of dashes", strings.ReplaceAll(k, "-", " "), true},
+		{"surrounding whitespace", "  " + k + "\n", true},
+		{"misplaced dashes", raw[:3] + "-" + raw[3:20] + "--" + raw[20:], true},
+		{"mixed case and spaces", strings.ToLower(raw[:10]) + " " + raw[10:], true},
+		{"empty", "", false},
+		{"too short", k[:len(k)-1], false},
+		{"too long", k + "A", false},
+		{"punctuation", strings.Replace(k, "-", ".", 1), false},
+		{"non-ascii", strings.Replace(k, k[:1], "Ä", 1), false},
+		{"fullwidth digit", "１" + k[1:], false},
+		{"huge input", strings.Repeat(k, 20), false},
+	}
+	for _, c := range cases {
+		got, err := NormalizeKey(c.in)
+		if c.ok && (err != nil || got != k) {
+			t.Errorf("%s: NormalizeKey(%q) = %q, %v; want %q", c.name, c.in, got, err, k)
+		}
+		if !c.ok && err == nil {
+			t.Errorf("%s: NormalizeKey(%q) accepted as %q", c.name, c.in, got)
+		}
+	}
+}
+
+// Every single mistyped character and every swap of two neighbouring
+// characters is caught by the check, for many random keys.
+func TestKeyCheckCatchesTyposAndTranspositions(t *testing.T) {
+	for n := 0; n < 300; n++ {
+		k := GenerateKey()
+		raw := []byte(strings.ReplaceAll(k, "-", ""))
+		for i := range raw {
+			orig := raw[i]
+			for _, c := range []byte(keyAlphabet) {
+				if c == orig {
+					continue
+				}
+				raw[i] = c
+				if _, err := NormalizeKey(string(raw)); err == nil {
+					t.Fatalf("key %s: substituting %q at %d not caught", k, c, i)
+				}
+			}
+			raw[i] = orig
+		}
+		for i := 0; i+1 < len(raw); i++ {
+			if raw[i] == raw[i+1] {
+				continue
+			}
+			raw[i], raw[i+1] = raw[i+1], raw[i]
+			if _, err := NormalizeKey(string(raw)); err == nil {
+				t.Fatalf("key %s: swapping positions %d,%d not caught", k, i, i+1)
+			}
+			raw[i], raw[i+1] = raw[i+1], raw[i]
+		}
+	}
+}
+
+func TestMaskKey(t *testing.T) {
+	k := GenerateKey()
+	m := MaskKey(keyLast(k))
+	if !strings.HasSuffix(m, k[len(k)-6:]) || strings.Contains(m, k[:6]) {
+		t.Fatalf("MaskKey = %q for %q", m, k)
+	}
+}
+
+func TestNormalizeCode(t *testing.T) {
+	c := GenerateCode()
+	if len(c) != 23 || strings.Count(c, "-") != 3 {
+		t.Fatalf("code %q", c)
+	}
+	for _, in := range []string{c, strings.ToLower(c), strings.ReplaceAll(c, "-", ""), " " + strings.ReplaceAll(c, "-", " ") + " "} {
+		if got, err := NormalizeCode(in); err != nil || got != c {
+			t.Errorf("NormalizeCode(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", c[:10], c + "A", strings.Replace(c, c[:1], "0", 1), strings.Replace(c, c[:1], "I", 1), GenerateKey()} {
+		if got, err := NormalizeCode(in); err == nil {
+			t.Errorf("NormalizeCode(%q) accepted as %q", in, got)
+		}
+	}
+}
+
+func FuzzNormalizeKey(f *testing.F) {
+	f.Add(GenerateKey())
+	f.Add(strings.ToLower(GenerateKey()))
+	f.Add("AAAAAA-AAAAAA-AAAAAA-AAAAAA-AAAAAA")
+	f.Add("")
+	f.Add("ÄÖÜ-----")
+	f.Fuzz(func(t *testing.T, in string) {
+		n, err := NormalizeKey(in)
+		if err != nil {
+			return
+		}
+		// Whatever is accepted is canonical and stable.
+		if len(n) != 34 {
+			t.Fatalf("accepted %q as %q", in, n)
+		}
+		if again, err := NormalizeKey(n); err != nil || again != n {
+			t.Fatalf("not idempotent: %q → %q → %q, %v", in, n, again, err)
+		}
+		if strings.ToUpper(strings.NewReplacer("-", "", " ", "", "\t", "", "\r", "", "\n", "").Replace(in)) != strings.ReplaceAll(n, "-", "") {
+			t.Fatalf("%q normalized to a different key %q", in, n)
+		}
+	})
+}
+
+func FuzzNormalizeCode(f *testing.F) {
+	f.Add(GenerateCode())
+	f.Add("abcde fghjk lmnpq rstuv")
+	f.Fuzz(func(t *testing.T, in string) {
+		n, err := NormalizeCode(in)
+		if err != nil {
+			return
+		}
+		if again, err := NormalizeCode(n); err != nil || again != n || len(n) != 23 {
+			t.Fatalf("%q → %q → %q, %v", in, n, again, err)
+		}
+	})
+}
+
+func TestParseTerm(t *testing.T) {
+	good := map[string]Term{"1y": {Years: 1}, "6m": {Months: 6}, "30d": {Days: 30}, "2w": {Days: 14}, "1y6m": {Years: 1, Months: 6}, " 1Y ": {Years: 1}}
+	for in, want := range good {
+		if got, err := ParseTerm(in); err != nil || got != want {
+			t.Errorf("ParseTerm(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "y", "1", "1x", "-1y", "0d", "99999y", "1y2"} {
+		if got, err := ParseTerm(in); err == nil {
+			t.Errorf("ParseTerm(%q) accepted: %v", in, got)
+		}
+	}
+}
