@@ -294,8 +294,8 @@ func (s *Service) claims(t *target, activationID string, dev Device, now time.Ti
 		until = t.endsAt.Time
 	}
 	return CertificateClaims{ActivationID: activationID,
-		Device:  CertDevice{HardwareUUID: dev.HardwareUUID, Serial: dev.Serial, ComputerName: dev.ComputerName},
-		KeyID:   t.keyID, SubscriptionID: t.subscriptionID, AccountID: t.accountID, Edition: t.edition, Model: t.model,
+		Device: CertDevice{HardwareUUID: dev.HardwareUUID, Serial: dev.Serial, ComputerName: dev.ComputerName},
+		KeyID:  t.keyID, SubscriptionID: t.subscriptionID, AccountID: t.accountID, Edition: t.edition, Model: t.model,
 		Trial: t.trial, Features: Features(t.edition), IssuedAt: now, ValidUntil: until}
 }
 

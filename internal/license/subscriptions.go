@@ -249,7 +249,9 @@ func activeEnterprise(ctx context.Context, q store.Querier, accountID, exceptID 
 	return &subs[0], nil
 }
 
-func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(err, store.ErrNotFound) }
+func isNoRows(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, store.ErrNotFound)
+}
 
 // Subscriptions returns the product cards of the caller's business account.
 // License admins see the subscriptions holding keys they are assigned to.
