@@ -293,10 +293,10 @@ func (s *Service) claims(t *target, activationID string, dev Device, now time.Ti
 	if t.endsAt.Before(until) {
 		until = t.endsAt.Time
 	}
-	return CertificateClaims{ActivationID: activationID,
+	return CertificateClaims{Version: 1, Type: CertificateType, ActivationID: activationID,
 		Device: CertDevice{HardwareUUID: dev.HardwareUUID, Serial: dev.Serial, ComputerName: dev.ComputerName},
 		KeyID:  t.keyID, SubscriptionID: t.subscriptionID, AccountID: t.accountID, Edition: t.edition, Model: t.model,
-		Trial: t.trial, Features: Features(t.edition), IssuedAt: now, ValidUntil: until}
+		Trial: t.trial, Features: Features(t.edition), IssuedAt: now.UTC().Truncate(time.Second), ValidUntil: until.UTC().Truncate(time.Second)}
 }
 
 // reactivate gives a device that already holds a seat on the key a new
