@@ -2,7 +2,6 @@ package scim
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -54,26 +53,6 @@ func parseFilter(rt *resourceType, text string) (cf *compiledFilter, err error) 
 		return nil, err
 	}
 	return &compiledFilter{match: m, narrow: c.narrow(expr), uses: c.uses}, nil
-}
-
-// parseFilterExpr calls the grammar, turning a panic in the third-party
-// parser into an error (a malformed filter must be a 400, never a crash).
-func parseFilterExpr(text string) (expr filter.Expression, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			expr, err = nil, fmt.Errorf("parser failure: %v", p)
-		}
-	}()
-	return filter.ParseFilter([]byte(text))
-}
-
-func parsePathExpr(text string) (p filter.Path, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			p, err = filter.Path{}, fmt.Errorf("parser failure: %v", r)
-		}
-	}()
-	return filter.ParsePath([]byte(text))
 }
 
 type compiler struct {
@@ -310,14 +289,13 @@ func valueTest(leaf *attr, name, op string, cv any) (func(any) bool, error) {
 			return cmp(xt.Compare(t))
 		}, nil
 	case tInteger, tDecimal:
-		var f float64
-		switch n := cv.(type) {
-		case int:
-			f = float64(n)
-		case float64:
-			f = n
-		default:
+		n, ok := cv.(json.Number)
+		if !ok {
 			return nil, badRequest(ErrInvalidFilter, "%s is a number; compare it with a number", name)
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return nil, badRequest(ErrInvalidFilter, "%s: %q is not a usable number", name, n)
 		}
 		cmp, err := orderOp(op, name)
 		if err != nil {
