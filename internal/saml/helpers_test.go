@@ -5,6 +5,8 @@ import (
 	"compress/flate"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -38,7 +40,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // keyPair is a signing key with its self-signed certificate, also written as
 // PEM files for the external signers (xmlsec1, pysaml2, samlify).
 type keyPair struct {
-	key      *rsa.PrivateKey
+	key      crypto.Signer
 	cert     *x509.Certificate
 	keyFile  string
 	certFile string
@@ -47,38 +49,53 @@ type keyPair struct {
 }
 
 var (
-	keysOnce sync.Once
-	keys     map[string]*keyPair
-	keysDir  string
+	keysMu  sync.Mutex
+	keys    = map[string]*keyPair{}
+	keysDir string
 )
 
-// testKey returns one of a few keys made once per test process: "idp" (the
-// configured IdP), "idp2" (its second, rolled-over key) and "attacker".
+// testKey returns a key made once per test process: "idp" (the configured
+// IdP), "idp2" (a second IdP key), "attacker" — RSA-2048 — and "ec", a
+// P-256 key (quick to make even under the fuzzer's instrumentation).
 func testKey(t testing.TB, which string) *keyPair {
 	t.Helper()
-	keysOnce.Do(func() {
+	keysMu.Lock()
+	defer keysMu.Unlock()
+	if keysDir == "" {
 		dir, err := os.MkdirTemp("", "saml-keys-")
 		if err != nil {
-			panic(err)
+			t.Fatal(err)
 		}
 		keysDir = dir
-		keys = map[string]*keyPair{}
-		for _, n := range []string{"idp", "idp2", "attacker"} {
-			keys[n] = makeKeyPair(dir, n, time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
-		}
-	})
-	k := keys[which]
-	if k == nil {
+	}
+	if k := keys[which]; k != nil {
+		return k
+	}
+	var signer crypto.Signer
+	var err error
+	switch which {
+	case "idp", "idp2", "attacker":
+		signer, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ec":
+		signer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
 		t.Fatalf("no test key %q", which)
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := certFor(keysDir, which, signer, time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
+	keys[which] = k
 	return k
 }
 
 func makeKeyPair(dir, cn string, notBefore, notAfter time.Time) *keyPair {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(err)
+	return certFor(dir, cn, key, notBefore, notAfter)
+}
+
+func certFor(dir, cn string, key crypto.Signer, notBefore, notAfter time.Time) *keyPair {
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -87,14 +104,14 @@ func makeKeyPair(dir, cn string, notBefore, notAfter time.Time) *keyPair {
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	must(err)
 	cert, _ := x509.ParseCertificate(der)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	must(err)
 	kp := &keyPair{key: key, cert: cert,
 		certPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		keyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})),
+		keyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})),
 	}
 	if dir != "" {
 		kp.keyFile = filepath.Join(dir, cn+"-key.pem")
@@ -136,7 +153,7 @@ func newEnv(t testing.TB, db *store.DB) *env {
 		EntityID:     testIdPEntity,
 		SSOURL:       "https://idp.example.test/sso",
 		SSOBinding:   SSOBindingRedirect,
-		Certificates: []*x509.Certificate{testKey(t, "idp").cert},
+		Certificates: testIdPCerts(t),
 	}
 	e.svc = &Service{DB: db, Now: func() time.Time { return e.now }}
 	return e
@@ -261,7 +278,7 @@ var respTemplate = template.Must(template.New("r").Funcs(template.FuncMap{
       <saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext>
     </saml:AuthnStatement>
     <saml:AttributeStatement>{{range .Attrs}}
-      <saml:Attribute Name="{{x .Name}}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">{{range .Values}}<saml:AttributeValue xsi:type="xs:string">{{x .}}</saml:AttributeValue>{{end}}</saml:Attribute>{{end}}
+      <saml:Attribute Name="{{x .Name}}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">{{range .Values}}<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">{{x .}}</saml:AttributeValue>{{end}}</saml:Attribute>{{end}}
     </saml:AttributeStatement>
   </saml:Assertion>
 </samlp:Response>
@@ -297,7 +314,11 @@ func goSign(t testing.TB, xml string, k *keyPair, signResponse, signAssertion, s
 				t.Fatal(err)
 			}
 		}
-		sig, err := ctx.ConstructSignature(el, true)
+		// goxmldsig canonicalises the element it digests in place (dropping
+		// namespace declarations exc-c14n does not render, like xmlns:xs
+		// used only in xsi:type values); sign a copy so the document keeps
+		// them, as real IdPs' documents do.
+		sig, err := ctx.ConstructSignature(el.Copy(), true)
 		if err != nil {
 			t.Fatalf("sign: %v", err)
 		}
@@ -369,4 +390,8 @@ func inflate(t testing.TB, b64 string) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+func testIdPCerts(t testing.TB) []*x509.Certificate {
+	return []*x509.Certificate{testKey(t, "idp").cert}
 }
