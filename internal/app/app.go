@@ -19,6 +19,7 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/jobs"
+	"gatehouse/internal/license"
 	"gatehouse/internal/store"
 	"gatehouse/internal/web"
 )
@@ -29,6 +30,7 @@ type App struct {
 	Log      *slog.Logger
 	DB       *store.DB
 	Accounts *account.Service
+	License  *license.Service
 	Web      *web.Server
 	Jobs     *jobs.Runner
 	Registry *prometheus.Registry
