@@ -2,6 +2,8 @@ package saml
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -72,6 +74,9 @@ func parseCertificatesAt(input string, now time.Time) ([]*x509.Certificate, erro
 		if err != nil {
 			return nil, fmt.Errorf("not a certificate (block %d): %v", i+1, err)
 		}
+		if err := checkCertificateKey(cert); err != nil {
+			return nil, err
+		}
 		if !now.IsZero() {
 			if err := checkCertificateTime(cert, now); err != nil {
 				return nil, err
@@ -88,6 +93,21 @@ func parseCertificatesAt(input string, now time.Time) ([]*x509.Certificate, erro
 		}
 	}
 	return certs, nil
+}
+
+// checkCertificateKey refuses keys too weak to trust with sign-in: RSA
+// below 2048 bits, and key types XML-DSig over SAML does not use.
+func checkCertificateKey(cert *x509.Certificate) error {
+	switch k := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return fmt.Errorf("certificate %s has a %d-bit RSA key; at least 2048 bits are required", describeCert(cert), k.N.BitLen())
+		}
+	case *ecdsa.PublicKey:
+	default:
+		return fmt.Errorf("certificate %s has a %T key; RSA or ECDSA is required", describeCert(cert), cert.PublicKey)
+	}
+	return nil
 }
 
 func checkCertificateTime(cert *x509.Certificate, now time.Time) error {

@@ -46,6 +46,9 @@ func (s *Service) ConsumeResponse(ctx context.Context, accountID string, sp SPSe
 			owner, purpose, attemptRef, binding string
 			expires, consumed                   store.Time
 		)
+		// Looked up by id alone (unlike every other tenant query) so that a
+		// request of another account is refused as wrong_account in the
+		// admin's log; the conditional UPDATE below filters on account_id.
 		err := tx.QueryRow(ctx, `SELECT account_id, purpose, attempt_ref, browser_binding, expires_at, consumed_at
 			FROM saml_requests WHERE id = ?`, v.inResponseTo).
 			Scan(&owner, &purpose, &attemptRef, &binding, &expires, &consumed)

@@ -1,6 +1,8 @@
 package saml
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -24,6 +26,11 @@ func TestParseCertificates(t *testing.T) {
 	k1, k2 := testKey(t, "idp"), testKey(t, "idp2")
 	expired := makeKeyPair("", "old", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 	future := makeKeyPair("", "future", time.Now().Add(24*time.Hour), time.Now().Add(48*time.Hour))
+	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak := certFor("", "weak", rsa1024, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	cases := []struct {
 		name  string
 		input string
@@ -45,6 +52,7 @@ func TestParseCertificates(t *testing.T) {
 		{"not base64", "hello world", 0, "expected PEM"},
 		{"expired", expired.certPEM, 0, "expired on " + expired.cert.NotAfter.UTC().Format("2006-01-02")},
 		{"not yet valid", future.certPEM, 0, "is not valid before"},
+		{"1024-bit RSA", weak.certPEM, 0, "1024-bit RSA key"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
