@@ -1,0 +1,266 @@
+package idp
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/saml"
+	"gatehouse/internal/store"
+)
+
+// SPSettings are Gatehouse's SAML service-provider values for an account:
+// fixed, derived from the public URL and the account id. The SAML endpoints
+// (internal/saml's ACS and metadata) are served at these paths.
+func (s *Service) SPSettings(accountID string) saml.SPSettings {
+	base := s.Config.PublicURL + "/saml/" + accountID
+	return saml.SPSettings{EntityID: base + "/metadata", ACSURL: base + "/acs"}
+}
+
+// SPMetadata renders the account's SP metadata for the IdP admin.
+func (s *Service) SPMetadata(accountID string) []byte {
+	return saml.SPMetadata(s.SPSettings(accountID))
+}
+
+// SCIMBaseURL is the SCIM endpoint IdPs provision to.
+func (s *Service) SCIMBaseURL() string { return s.Config.PublicURL + "/scim/v2" }
+
+// IdPSettings returns the identity provider's SAML settings as configured
+// in step 4, with every stored certificate (also expired ones, which the
+// validator reports as such). ErrNotStarted when the account has not
+// started; an error when the settings are incomplete.
+func (s *Service) IdPSettings(ctx context.Context, accountID string) (saml.IdPSettings, error) {
+	in, err := getIntegration(ctx, s.DB, accountID)
+	if err != nil {
+		return saml.IdPSettings{}, err
+	}
+	idp := saml.IdPSettings{EntityID: in.IdPEntityID, SSOURL: in.IdPSSOURL, SSOBinding: in.IdPSSOBinding,
+		Certificates: in.certificates()}
+	if idp.SSOBinding == "" {
+		idp.SSOBinding = saml.SSOBindingRedirect
+	}
+	if idp.EntityID == "" || idp.SSOURL == "" || len(idp.Certificates) == 0 {
+		return idp, errors.New("the IdP's SAML settings (entity ID, SSO URL, certificate) are not complete")
+	}
+	return idp, nil
+}
+
+// Settings bundles what the SSO sign-in needs about an account (the SSO
+// package's Directory.Integration).
+func (s *Service) Settings(ctx context.Context, accountID string) (sp saml.SPSettings, idp saml.IdPSettings, groups Groups, active bool, err error) {
+	in, err := getIntegration(ctx, s.DB, accountID)
+	if err != nil {
+		return sp, idp, groups, false, err
+	}
+	idp, err = s.IdPSettings(ctx, accountID)
+	if err != nil {
+		return sp, idp, groups, false, err
+	}
+	return s.SPSettings(accountID), idp, in.Groups, in.Active, nil
+}
+
+// SAMLInput is step 4's form: the IdP's values as the admin typed them.
+type SAMLInput struct {
+	EntityID     string
+	SSOURL       string
+	Certificates string // PEM block(s), or bare base64 DER
+}
+
+// CertInfo describes a stored IdP certificate for the configurator.
+type CertInfo struct {
+	Subject     string
+	Fingerprint string
+	NotBefore   time.Time
+	NotAfter    time.Time
+	Expired     bool
+	ExpiresSoon bool // within Config.CertWarning
+	DaysLeft    int
+}
+
+// Certificates describes the stored certificates, soonest expiry first.
+func (s *Service) Certificates(in *Integration) []CertInfo {
+	now := s.now()
+	var out []CertInfo
+	for _, c := range in.certificates() {
+		ci := CertInfo{Subject: c.Subject.String(), Fingerprint: saml.Fingerprint(c), NotBefore: c.NotBefore, NotAfter: c.NotAfter}
+		if ci.Subject == "" {
+			ci.Subject = "(no subject)"
+		}
+		ci.Expired = now.After(c.NotAfter)
+		ci.DaysLeft = int(c.NotAfter.Sub(now).Hours() / 24)
+		ci.ExpiresSoon = !ci.Expired && c.NotAfter.Sub(now) < s.Config.CertWarning
+		out = append(out, ci)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].NotAfter.Before(out[j-1].NotAfter); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// SaveSAML validates and stores the IdP's entity ID, SSO URL and
+// certificate(s). Empty fields are stored empty (the admin may fill them in
+// later); anything given must be valid.
+func (s *Service) SaveSAML(ctx context.Context, accountID string, in SAMLInput, actor audit.Actor) error {
+	entity, ssoURL := strings.TrimSpace(in.EntityID), strings.TrimSpace(in.SSOURL)
+	if entity != "" {
+		if err := checkEntityID(entity); err != nil {
+			return &FieldError{Field: "idp_entity_id", Message: err.Error()}
+		}
+	}
+	if ssoURL != "" {
+		if err := checkSSOURL(ssoURL); err != nil {
+			return &FieldError{Field: "idp_sso_url", Message: err.Error()}
+		}
+	}
+	pemText := ""
+	if strings.TrimSpace(in.Certificates) != "" {
+		if len(in.Certificates) > 256<<10 {
+			return fieldErr("idp_certificate", "This is too much text for IdP certificates (at most 256 KiB).")
+		}
+		certs, err := saml.ParseCertificates(in.Certificates)
+		if err != nil {
+			return &FieldError{Field: "idp_certificate", Message: sentence(err.Error())}
+		}
+		pemText = encodePEM(certs)
+	}
+	return s.storeSAML(ctx, accountID, entity, ssoURL, "", pemText, "idp.saml_settings_saved", actor)
+}
+
+// UploadMetadata fills step 4 from the IdP's metadata XML (entity ID, SSO
+// URL and binding, every signing certificate), replacing what was there.
+func (s *Service) UploadMetadata(ctx context.Context, accountID string, xml []byte, actor audit.Actor) (saml.IdPSettings, error) {
+	if len(bytes.TrimSpace(xml)) == 0 {
+		return saml.IdPSettings{}, fieldErr("metadata", "Choose the metadata XML file your IdP exported.")
+	}
+	idp, err := saml.ParseIdPMetadata(xml)
+	if err != nil {
+		return idp, &FieldError{Field: "metadata", Message: "The metadata was not accepted: " + sentence(err.Error())}
+	}
+	if err := checkEntityID(idp.EntityID); err != nil {
+		return idp, &FieldError{Field: "metadata", Message: "The metadata was not accepted: its entityID: " + err.Error()}
+	}
+	if err := checkSSOURL(idp.SSOURL); err != nil {
+		return idp, &FieldError{Field: "metadata", Message: "The metadata was not accepted: its SingleSignOnService: " + err.Error()}
+	}
+	err = s.storeSAML(ctx, accountID, idp.EntityID, idp.SSOURL, idp.SSOBinding, encodePEM(idp.Certificates), "idp.metadata_uploaded", actor)
+	return idp, err
+}
+
+func (s *Service) storeSAML(ctx context.Context, accountID, entity, ssoURL, binding, pemText, action string, actor audit.Actor) error {
+	if binding == "" {
+		binding = saml.SSOBindingRedirect
+	}
+	return s.DB.InTx(ctx, func(tx *store.Tx) error {
+		old, err := getIntegration(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		if old.Active && (entity == "" || ssoURL == "" || pemText == "") {
+			return fieldErr("form", "The integration is active: the IdP entity ID, SSO URL and certificate cannot be emptied. Deactivate it first to start over.")
+		}
+		if _, err := tx.Exec(ctx, `UPDATE idp_integrations SET idp_entity_id = ?, idp_sso_url = ?, idp_sso_binding = ?,
+			idp_certificates = ?, updated_at = ? WHERE account_id = ?`, entity, ssoURL, binding, pemText, store.At(s.now()), accountID); err != nil {
+			return fmt.Errorf("save SAML settings: %w", err)
+		}
+		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: accountID, Action: action,
+			TargetType: "idp_integration", TargetID: accountID, TargetLabel: "SAML settings",
+			Before: samlAudit(old.IdPEntityID, old.IdPSSOURL, old.IdPSSOBinding, old.IdPCertsPEM),
+			After:  samlAudit(entity, ssoURL, binding, pemText)})
+	})
+}
+
+func samlAudit(entity, ssoURL, binding, pemText string) map[string]any {
+	certs, _ := parsePEMCertificates(pemText)
+	var fps []string
+	for _, c := range certs {
+		fps = append(fps, saml.Fingerprint(c))
+	}
+	return map[string]any{"entity_id": entity, "sso_url": ssoURL, "binding": binding, "certificates": fps}
+}
+
+func checkEntityID(v string) error {
+	if len(v) > 1024 {
+		return errors.New("the IdP entity ID is longer than 1024 characters")
+	}
+	for _, r := range v {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return errors.New("the IdP entity ID cannot contain spaces or line breaks; copy it again from your IdP")
+		}
+	}
+	return nil
+}
+
+// checkSSOURL requires an absolute https URL (http only for the local
+// machine, for testing).
+func checkSSOURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%q is not a web address: the IdP SSO URL starts with https://", shorten(v, 100))
+	}
+	if u.Scheme == "http" {
+		host := u.Hostname()
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return errors.New("the IdP SSO URL must use https:// (sign-ins carry passwords and assertions)")
+		}
+	}
+	if u.User != nil {
+		return errors.New("the IdP SSO URL must not contain a user name or password")
+	}
+	if len(v) > 2048 {
+		return errors.New("the IdP SSO URL is longer than 2048 characters")
+	}
+	return nil
+}
+
+// sentence capitalises a library message for display.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	r[0] = unicode.ToUpper(r[0])
+	out := string(r)
+	if !strings.HasSuffix(out, ".") {
+		out += "."
+	}
+	return out
+}
+
+func encodePEM(certs []*x509.Certificate) string {
+	var b bytes.Buffer
+	for _, c := range certs {
+		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return b.String()
+}
+
+// parsePEMCertificates reads stored PEM blocks without any time check.
+func parsePEMCertificates(text string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := []byte(text)
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
