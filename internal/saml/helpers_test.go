@@ -350,20 +350,6 @@ func runCmd(t testing.TB, dir string, name string, args ...string) string {
 	return string(out)
 }
 
-// needCommand skips (or fails under GATEHOUSE_REQUIRE_PEERS=1) when a peer
-// program is not installed.
-func needCommand(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if testenv.RequirePeers() {
-			t.Fatalf("required test peer missing: %s", name)
-		}
-		t.Skipf("test peer missing: %s not installed", name)
-	}
-	return p
-}
-
 // requestFromRedirect decodes the AuthnRequest in a redirect URL.
 func requestFromRedirect(t testing.TB, redirect string) (samlRequest, relayState string) {
 	t.Helper()

@@ -16,7 +16,7 @@ import (
 // through xmlsec1) act as the IdP: it reads our SP metadata, parses our
 // AuthnRequest from the redirect URL and answers it.
 func TestInteropPysaml2(t *testing.T) {
-	needCommand(t, "xmlsec1")
+	testenv.Command(t, "xmlsec1")
 	if err := exec.Command("/usr/bin/python3", "-c", "import saml2").Run(); err != nil {
 		if testenv.RequirePeers() {
 			t.Fatalf("required test peer missing: pysaml2 (/usr/bin/python3 -c 'import saml2': %v)", err)

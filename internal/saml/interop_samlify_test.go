@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,15 +16,7 @@ import (
 // (scripts/install-deps runs npm ci there), else skips or fails.
 func nodePeers(t testing.TB) string {
 	t.Helper()
-	needCommand(t, "node")
-	dir, _ := filepath.Abs("testdata/node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "samlify")); err != nil {
-		if testenv.RequirePeers() {
-			t.Fatalf("required test peer missing: run npm ci in %s", dir)
-		}
-		t.Skipf("test peer missing: npm packages not installed in %s (run scripts/install-deps)", dir)
-	}
-	return dir
+	return testenv.NodeDir(t, "testdata/node")
 }
 
 func runNode(t testing.TB, dir, script string, input any) string {

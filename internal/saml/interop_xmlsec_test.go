@@ -38,7 +38,7 @@ const (
 )
 
 func TestInteropXmlsec1(t *testing.T) {
-	needCommand(t, "xmlsec1")
+	testenv.Command(t, "xmlsec1")
 	k := testKey(t, "idp")
 	e := newEnv(t, testenv.SQLite(t))
 	cases := []struct {
