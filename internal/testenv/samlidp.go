@@ -147,7 +147,11 @@ func SAMLIdP(t testing.TB, opts SAMLIdPOptions) *SAMLIdPServer {
 		if err := os.WriteFile(confFile, conf, 0o600); err != nil {
 			t.Fatalf("saml idp: %v", err)
 		}
-		cmd := newCmd(nil, syscall.SIGKILL, dir, nodeBin, "server.js", confFile)
+		// --no-validate-asm: samlify's schema validator is libxml2 compiled
+		// to asm.js (4 MB); V8 compiling it as asm.js costs 2-3 s of CPU at
+		// the first validation, run as plain JavaScript it is ~0.3 s, then
+		// ~0.1 s per AuthnRequest.
+		cmd := newCmd(nil, syscall.SIGKILL, dir, nodeBin, "--no-validate-asm", "server.js", confFile)
 		pr, err := startProc("samlidp", cmd)
 		if err != nil {
 			t.Fatalf("saml idp: %v", err)
