@@ -10,7 +10,7 @@ import (
 
 // filterDocs are the users the filter table runs over, as the list code
 // sees them (stored resource + id + meta + groups).
-func filterDocs(t *testing.T) map[string]map[string]any {
+func filterDocs(t testing.TB) map[string]map[string]any {
 	t.Helper()
 	raw := map[string]string{
 		"bjensen": `{"schemas":["` + URNUser + `","` + URNEnterprise + `"],"userName":"bjensen@example.com","externalId":"AbC-1",

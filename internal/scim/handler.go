@@ -285,7 +285,7 @@ func queryProjection(rt *resourceType, r *http.Request) *projection {
 // respondUser renders one user (loading its groups when they are wanted).
 func (h *handler) respondUser(ctx context.Context, w http.ResponseWriter, status int, rc *reqCtx, rec *record, proj *projection) error {
 	var groups []memberRef
-	if proj.wants("groups") {
+	if proj.wants("groups") && status != http.StatusCreated { // a new user is in no group yet
 		m, err := groupsOfUsers(ctx, h.svc.DB, rc.accountID, []string{rec.id})
 		if err != nil {
 			return err

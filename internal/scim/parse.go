@@ -23,13 +23,15 @@ import (
 // attribute, and a client sending it gets "unknown attribute".
 const vfPrefix = "gatehouseValueFilter"
 
+const maxParens = 32
+
 // prepare returns text with each bracketed value filter replaced by
 // "[vfPrefixN pr]" and the bracket contents, and \u escapes upper-cased.
 func prepare(text string) (string, []string, error) {
 	var out strings.Builder
 	var inner []string
 	var cur strings.Builder // content of the current brackets
-	depth := 0
+	depth, parens := 0, 0
 	inString := false
 	w := func(s string) {
 		if depth > 0 {
@@ -57,6 +59,15 @@ func prepare(text string) (string, []string, error) {
 			w(`"`)
 		case inString:
 			w(text[i : i+1])
+		case c == '(':
+			// The parser backtracks on parentheses; IdPs nest one or two.
+			if parens++; parens > maxParens {
+				return "", nil, fmt.Errorf("parentheses nested deeper than %d", maxParens)
+			}
+			w("(")
+		case c == ')':
+			parens--
+			w(")")
 		case c == '[':
 			if depth > 0 {
 				return "", nil, fmt.Errorf("value filters cannot be nested")
