@@ -17,9 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/idp"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/license"
+	"gatehouse/internal/mail"
+	"gatehouse/internal/scim"
+	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
 	"gatehouse/internal/web"
 )
@@ -31,10 +35,16 @@ type App struct {
 	DB       *store.DB
 	Accounts *account.Service
 	License  *license.Service
-	Web      *web.Server
-	Jobs     *jobs.Runner
-	Registry *prometheus.Registry
-	handler  http.Handler
+	IdP      *idp.Service
+	SCIM     *scim.Service
+	SSO      *sso.Service
+	// SSOEffects carries SCIM's effects on people; the SSO activation
+	// feature adds its seat revocation to it.
+	SSOEffects *sso.Effects
+	Web        *web.Server
+	Jobs       *jobs.Runner
+	Registry   *prometheus.Registry
+	handler    http.Handler
 }
 
 // NewLogger builds the slog logger the config asks for.
@@ -97,6 +107,10 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	srv.Add(web.Route{Method: "GET", Path: "/metrics", Access: web.Machine,
 		Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})})
 	a.Jobs.Jobs = append(a.Jobs.Jobs, jobs.Job{Name: "purge-sessions", Interval: time.Hour, Run: accounts.PurgeExpiredSessions})
+	if cfg.SMTPURL != "" {
+		sender := &mail.Sender{DB: db, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, Log: log}
+		a.Jobs.Jobs = append(a.Jobs.Jobs, sender.Job(cfg.MailInterval))
+	}
 	for _, f := range features {
 		if err := f(ctx, a); err != nil {
 			return nil, err

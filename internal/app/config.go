@@ -24,7 +24,9 @@ type Config struct {
 	TrustProxy  bool
 	SMTPURL     string
 	MailFrom    string
-	DNSServer   string
+	// MailInterval is how often the outbox is checked for mail to deliver.
+	MailInterval time.Duration
+	DNSServer    string
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
 }
@@ -43,6 +45,7 @@ func Flags(fs *flag.FlagSet) *Config {
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", EnvBool("trust-proxy"), "take the client address from X-Forwarded-For (behind a load balancer)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", Env("smtp-url", ""), "deliver email through this server, e.g. smtp://user:pass@mail.example.com:587 (default: keep email in the outbox)")
 	fs.StringVar(&c.MailFrom, "mail-from", Env("mail-from", "Gatehouse <no-reply@gatehouse.invalid>"), "sender address of outgoing email")
+	fs.DurationVar(&c.MailInterval, "mail-interval", EnvDuration("mail-interval", 5*time.Second), "how often queued email is delivered (with --smtp-url)")
 	fs.StringVar(&c.DNSServer, "dns-server", Env("dns-server", ""), "DNS server (host:port) for domain verification (default: the system resolver)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", EnvDuration("shutdown-timeout", 20*time.Second), "how long in-flight requests may take to finish on shutdown")
 	return c
