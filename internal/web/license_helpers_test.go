@@ -87,3 +87,7 @@ func keyNames(page *apptest.Response) []string {
 }
 
 type goquerySelection = goquery.Selection
+
+func goqueryDoc(html string) (*goquery.Document, error) {
+	return goquery.NewDocumentFromReader(strings.NewReader(html))
+}

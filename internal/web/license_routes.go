@@ -41,6 +41,15 @@ func LicenseRoutes(s *Server, svc *license.Service) []Route {
 		{Method: "GET", Path: "/accounts/{account}/licenses/{subscription}/computers.csv", Access: Member, Role: la, Handler: f(h.computersCSV)},
 		{Method: "POST", Path: "/accounts/{account}/licenses/{subscription}/computers/deactivate", Access: Member, Role: la, Handler: f(h.deactivateComputers)},
 
+		{Method: "GET", Path: "/accounts/{account}/licenses/{subscription}/invite", Access: Member, Role: la, Handler: f(h.inviteForm)},
+		{Method: "POST", Path: "/accounts/{account}/licenses/{subscription}/invite", Access: Member, Role: la, Handler: f(h.inviteReview)},
+		{Method: "POST", Path: "/accounts/{account}/licenses/{subscription}/invite/send", Access: Member, Role: la, Handler: f(h.inviteSend)},
+		{Method: "GET", Path: "/accounts/{account}/licenses/{subscription}/invitations", Access: Member, Role: la, Handler: f(h.invitations)},
+		{Method: "GET", Path: "/accounts/{account}/licenses/{subscription}/invitations.csv", Access: Member, Role: la, Handler: f(h.invitationsCSV)},
+		{Method: "POST", Path: "/accounts/{account}/licenses/{subscription}/invitations/revoke", Access: Member, Role: la, Handler: f(h.revokeInvitations)},
+		{Method: "POST", Path: "/accounts/{account}/licenses/{subscription}/invitations/{invitation}/revoke", Access: Member, Role: la, Handler: f(h.revokeInvitation)},
+		{Method: "POST", Path: "/accounts/{account}/licenses/{subscription}/invitations/{invitation}/resend", Access: Member, Role: la, Handler: f(h.resendInvitation)},
+
 		{Method: "GET", Path: "/accounts/{account}/keys/{key}", Access: Member, Role: la, Handler: f(h.keyPage)},
 		{Method: "POST", Path: "/accounts/{account}/keys/{key}", Access: Member, Role: la, Handler: f(h.updateKey)},
 		{Method: "POST", Path: "/accounts/{account}/keys/{key}/delete", Access: Member, Role: la, Handler: f(h.deleteKey)},
