@@ -30,11 +30,11 @@ import (
 
 // IdPUser is a person who can sign in at a SAMLIdPServer.
 type IdPUser struct {
-	Email    string   // sign-in name; sent as NameID (emailAddress format) and as the "name" claim
-	Name     string   // display name ("displayname" claim)
-	ObjectID string   // "objectidentifier" claim; the NameID in persistent format
-	Groups   []string // "groups" claim, one value each
-	Password string   // what the sign-in form must receive; empty: any non-empty password
+	Email    string   `json:"email"`    // sign-in name; sent as NameID (emailAddress format) and as the "name" claim
+	Name     string   `json:"name"`     // display name ("displayname" claim)
+	ObjectID string   `json:"objectID"` // "objectidentifier" claim; the NameID in persistent format
+	Groups   []string `json:"groups"`   // "groups" claim, one value each
+	Password string   `json:"password"` // what the sign-in form must receive; empty: any non-empty password
 }
 
 // SAMLIdPOptions configures a SAMLIdPServer. SetOptions changes them later.
@@ -384,16 +384,9 @@ func (p *SAMLIdPServer) pushLocked() error {
 	case !signA && !signR:
 		signA, signR = true, true
 	}
-	type user struct {
-		Email    string   `json:"email"`
-		Name     string   `json:"name"`
-		ObjectID string   `json:"objectID"`
-		Groups   []string `json:"groups"`
-		Password string   `json:"password"`
-	}
-	users := make([]user, 0, len(o.Users))
-	for _, u := range o.Users {
-		users = append(users, user{u.Email, u.Name, u.ObjectID, u.Groups, u.Password})
+	users := o.Users
+	if users == nil {
+		users = []IdPUser{}
 	}
 	sps := make([]spEntry, 0, len(p.keys))
 	for _, k := range p.keys {
