@@ -65,4 +65,7 @@ func TestPurge(t *testing.T) {
 	if n, err := e.svc.Purge(ctx); err != nil || n != 2 {
 		t.Fatalf("purge later: %d %v (want the replay row and the request)", n, err)
 	}
+	if err := e.svc.PurgeJob().Run(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"gatehouse/internal/ids"
+	"gatehouse/internal/jobs"
 	"gatehouse/internal/store"
 )
 
@@ -108,6 +109,14 @@ func (s *Service) newRequest(ctx context.Context, accountID string, sp SPSetting
 		return nil, "", "", fmt.Errorf("saml: store AuthnRequest: %w", err)
 	}
 	return doc, requestID, ids.Secret(16), nil
+}
+
+// PurgeJob runs Purge hourly under the job runner's lease.
+func (s *Service) PurgeJob() jobs.Job {
+	return jobs.Job{Name: "saml-purge", Interval: time.Hour, Run: func(ctx context.Context) error {
+		_, err := s.Purge(ctx)
+		return err
+	}}
 }
 
 // Purge deletes replay-cache rows and AuthnRequests that can no longer

@@ -12,6 +12,22 @@
 //
 // Every failed check is a *Refusal with a stable Code (for the person's
 // reference page and metrics) and a precise Detail (for the admin's log).
+//
+// Wiring (the HTTP layer lives elsewhere):
+//
+//	svc := &saml.Service{DB: db}
+//	// "Continue with SSO": a random cookie value binds the sign-in to this browser.
+//	cookie := ids.Secret(32)
+//	url, requestID, err := svc.StartLogin(ctx, accountID, sp, idp, saml.PurposePortal, attemptID, cookie)
+//	// set the cookie (HttpOnly, Secure, SameSite=None: the IdP POSTs
+//	// cross-site), redirect to url.
+//
+//	// ACS (POST, body limited to ~1 MB):
+//	a, err := svc.ConsumeResponse(ctx, accountID, sp, idp, r.PostFormValue("SAMLResponse"), cookieValue)
+//	var ref *saml.Refusal
+//	if errors.As(err, &ref) { /* page shows ref.Code; log ref.Detail */ }
+//
+//	// Background: runner.Jobs = append(runner.Jobs, svc.PurgeJob())
 package saml
 
 import (

@@ -63,6 +63,10 @@ func TestTenantIsolationRouteWalk(t *testing.T) {
 		if objects["person"] == "" || objects["invite"] == "" {
 			t.Fatalf("fixture incomplete: %v", objects)
 		}
+		licensing, licensingUntouched := licenseIsolationFixture(t, node, alice, acctA, secret)
+		for k, v := range licensing {
+			objects[k] = v
+		}
 
 		bob := apptest.NewClient(t, node.URL)
 		bob.SignUp("bob@beta.example", pw, "Bob")
@@ -140,6 +144,7 @@ func TestTenantIsolationRouteWalk(t *testing.T) {
 		page := alice.Get("/accounts/"+acctA+"/users").Expect(t, http.StatusOK)
 		apptest.MustContain(t, page.Text("tbody"), "pending@alpha.example")
 		apptest.MustContain(t, page.Text("tbody"), "Admin")
+		licensingUntouched()
 	})
 }
 

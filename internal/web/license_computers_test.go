@@ -43,7 +43,7 @@ func TestLicenseRegisteredComputersOverHTTP(t *testing.T) {
 			creds[d.name] = act.Credential
 		}
 
-		list := admin.Get(subPath + "/computers").Expect(t, http.StatusOK)
+		list := admin.Get(subPath+"/computers").Expect(t, http.StatusOK)
 		if n := list.Doc.Find("table.computers tbody tr").Length(); n != 4 {
 			t.Fatalf("%d computers listed, want 4", n)
 		}
@@ -54,11 +54,11 @@ func TestLicenseRegisteredComputersOverHTTP(t *testing.T) {
 			apptest.MustContain(t, row.Text(), want)
 		}
 		apptest.MustContain(t, admin.Get(subPath).Text("#seats-used"), "4 of 5")
-		search := admin.Get(subPath + "/computers?q=studio").Expect(t, http.StatusOK)
+		search := admin.Get(subPath+"/computers?q=studio").Expect(t, http.StatusOK)
 		if n := search.Doc.Find("table.computers tbody tr").Length(); n != 1 {
 			t.Fatalf("search found %d computers, want 1", n)
 		}
-		byKey := admin.Get(subPath + "/computers?key=" + lab).Expect(t, http.StatusOK)
+		byKey := admin.Get(subPath+"/computers?key="+lab).Expect(t, http.StatusOK)
 		if n := byKey.Doc.Find("table.computers tbody tr").Length(); n != 1 || !strings.Contains(byKey.Text("tbody"), "Lab Mac mini") {
 			t.Fatalf("key filter: %d rows: %s", n, byKey.Text("tbody"))
 		}
@@ -105,7 +105,7 @@ func TestLicenseRegisteredComputersOverHTTP(t *testing.T) {
 		if _, err := node.App.License.Check(ctx, creds["Reception MacBook"], license.CheckInput{}); err != nil {
 			t.Fatalf("an unselected computer stopped working: %v", err)
 		}
-		all := admin.Get(subPath + "/computers?all=1").Expect(t, http.StatusOK)
+		all := admin.Get(subPath+"/computers?all=1").Expect(t, http.StatusOK)
 		if n := all.Doc.Find("table.computers tbody tr").Length(); n != 4 {
 			t.Fatalf("with deactivated: %d rows, want 4", n)
 		}
@@ -121,7 +121,7 @@ func TestLicenseRegisteredComputersOverHTTP(t *testing.T) {
 		if _, err := node.App.License.Activate(ctx, license.ActivateInput{Key: labKey, Device: device("HW-5", "Lab Mac Studio")}); err != nil {
 			t.Fatal(err)
 		}
-		seen := lic.Get(subPath + "/computers").Expect(t, http.StatusOK).Text("tbody")
+		seen := lic.Get(subPath+"/computers").Expect(t, http.StatusOK).Text("tbody")
 		if !strings.Contains(seen, "Lab Mac Studio") || strings.Contains(seen, "Reception") {
 			t.Fatalf("license admin sees: %s", seen)
 		}

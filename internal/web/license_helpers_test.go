@@ -91,3 +91,37 @@ type goquerySelection = goquery.Selection
 func goqueryDoc(html string) (*goquery.Document, error) {
 	return goquery.NewDocumentFromReader(strings.NewReader(html))
 }
+
+// licenseIsolationFixture puts licensing objects into account A for the
+// tenant-isolation walk: a subscription and a sublicense key named after
+// the account's secret name, and an invitation to pending@alpha.example.
+// It returns the objects by path parameter name and a check that they are
+// untouched after the walk.
+func licenseIsolationFixture(t *testing.T, node *apptest.Node, alice *apptest.Client, acct, secret string) (map[string]string, func()) {
+	t.Helper()
+	sub := registerKey(t, alice, acct, issue(t, node, license.EditionBusiness, license.ModelPerDevice, 10, false), secret+" license")
+	subPath := "/accounts/" + acct + "/licenses/" + sub
+	alice.Post(subPath+"/keys", url.Values{"key_name": {secret + " team"}, "kind": {"reserved"}, "seats": {"3"}}).Expect(t, http.StatusSeeOther)
+	key := keyID(alice.Get(subPath), secret+" team")
+	r := postMultipart(t, alice, subPath+"/invite", url.Values{"key": {key}, "language": {"en"}, "expires": {"7"},
+		"emails": {"pending@alpha.example"}}, "", "").Expect(t, http.StatusOK)
+	action, form := hiddenForm(r, `form[action$="/invite/send"]`)
+	alice.PostRaw(action, form).Expect(t, http.StatusSeeOther)
+	invitation := ""
+	alice.Get(subPath + "/invitations").Doc.Find("table.invitations tbody tr").Each(func(_ int, s *goquerySelection) {
+		invitation = strings.TrimPrefix(s.AttrOr("id", ""), "inv-")
+	})
+	if sub == "" || key == "" || invitation == "" {
+		t.Fatalf("licensing fixture incomplete: %q %q %q", sub, key, invitation)
+	}
+	check := func() {
+		t.Helper()
+		page := alice.Get(subPath).Expect(t, http.StatusOK)
+		if names := keyNames(page); len(names) != 2 || names[1] != secret+" team" {
+			t.Errorf("account A's keys changed: %v", names)
+		}
+		apptest.MustContain(t, page.Text("h1"), secret+" license")
+		apptest.MustContain(t, alice.Get(subPath+"/invitations?status=pending").Text("tbody"), "pending@alpha.example")
+	}
+	return map[string]string{"subscription": sub, "key": key, "invitation": invitation}, check
+}

@@ -90,7 +90,7 @@ func TestLicenseInvitationsOverHTTP(t *testing.T) {
 		admin.Post(subPath+"/keys", url.Values{"key_name": {"Pilots"}, "kind": {"reserved"}, "seats": {"2"}}).Expect(t, http.StatusSeeOther)
 		pilots := keyID(admin.Get(subPath), "Pilots")
 
-		form := admin.Get(subPath + "/invite?key=" + pilots).Expect(t, http.StatusOK)
+		form := admin.Get(subPath+"/invite?key="+pilots).Expect(t, http.StatusOK)
 		if form.Doc.Find(`#f-key option[selected]`).AttrOr("value", "") != pilots {
 			t.Error("the key chosen on the key page is not preselected")
 		}
@@ -170,7 +170,7 @@ func TestLicenseInvitationsOverHTTP(t *testing.T) {
 		// Resend, revoke, and the code's fate.
 		invID := func(email string) string {
 			id := ""
-			admin.Get(subPath+"/invitations").Doc.Find("table.invitations tbody tr").Each(func(_ int, s *goquerySelection) {
+			admin.Get(subPath + "/invitations").Doc.Find("table.invitations tbody tr").Each(func(_ int, s *goquerySelection) {
 				if strings.Contains(s.Text(), email) {
 					id = strings.TrimPrefix(s.AttrOr("id", ""), "inv-")
 				}
@@ -193,7 +193,7 @@ func TestLicenseInvitationsOverHTTP(t *testing.T) {
 		if _, err := node.App.License.Activate(ctx, license.ActivateInput{Code: codes["ann@crew.example"], Device: device("HW-A", "Ann's Mac")}); err != nil {
 			t.Fatalf("ann's code: %v", err)
 		}
-		used := admin.Get(subPath + "/invitations?status=used").Expect(t, http.StatusOK)
+		used := admin.Get(subPath+"/invitations?status=used").Expect(t, http.StatusOK)
 		apptest.MustContain(t, used.Text("tbody"), "Ann's Mac")
 		admin.Post(subPath+"/invitations/"+ann+"/resend", nil).Expect(t, http.StatusSeeOther)
 		apptest.MustContain(t, admin.Get(subPath+"/invitations").Text(".flash.error"), "used already")

@@ -91,7 +91,7 @@ func TestLicenseSublicenseKeysOverHTTP(t *testing.T) {
 		page = admin.Get(subPath).Expect(t, http.StatusOK)
 		apptest.MustContain(t, page.Text("#key-"+pk), "shared pool")
 		apptest.MustContain(t, page.Text("#key-"+pk), "Main")
-		if admin.Get("/accounts/"+acct+"/keys/"+pk).Has(`form[action$="/delete"]`) {
+		if admin.Get("/accounts/" + acct + "/keys/" + pk).Has(`form[action$="/delete"]`) {
 			t.Error("the primary key offers Delete")
 		}
 		// Rename the license.

@@ -89,7 +89,7 @@ func TestLicenseRegisterKeyOverHTTP(t *testing.T) {
 		}
 		r = ann.Post("/accounts/"+acct+"/licenses/register", url.Values{"key": {key}}).Expect(t, http.StatusUnprocessableEntity)
 		apptest.MustContain(t, r.Text("#e-key"), "already registered to this business account")
-		list := ann.Get("/accounts/" + acct + "/licenses").Expect(t, http.StatusOK)
+		list := ann.Get("/accounts/"+acct+"/licenses").Expect(t, http.StatusOK)
 		if n := list.Doc.Find(".product-card").Length(); n != 1 {
 			t.Fatalf("%d product cards, want 1", n)
 		}
@@ -113,10 +113,10 @@ func TestLicenseRegisterKeyOverHTTP(t *testing.T) {
 		// A key registered into an existing account.
 		key2 := issue(t, node, license.EditionBusiness, license.ModelPerUser, 25, false)
 		sub2 := registerKey(t, bob, acctB, key2, "")
-		page = bob.Get("/accounts/" + acctB + "/licenses/" + sub2).Expect(t, http.StatusOK)
+		page = bob.Get("/accounts/"+acctB+"/licenses/"+sub2).Expect(t, http.StatusOK)
 		apptest.MustContain(t, page.Text(".flash.success"), "The Business Edition license (25 seats) is registered.")
 		apptest.MustContain(t, page.Text("h1"), "Business Edition")
-		audit := ann.Get("/accounts/" + acct + "/audit").Expect(t, http.StatusOK).Text("tbody")
+		audit := ann.Get("/accounts/"+acct+"/audit").Expect(t, http.StatusOK).Text("tbody")
 		for _, a := range []string{"account.created", "license.key_registered"} {
 			apptest.MustContain(t, audit, a)
 		}
@@ -139,7 +139,7 @@ func TestLicenseTrialSuspensionOverHTTP(t *testing.T) {
 		r := admin.Post("/accounts/"+acct+"/licenses/register", url.Values{"key": {bought}, "display_name": {"Enterprise 2026"}}).Expect(t, http.StatusConflict)
 		apptest.MustContain(t, r.Text("main"), "active Enterprise trial")
 		apptest.MustContain(t, r.Text("main"), "policies become unassigned")
-		if n := admin.Get("/accounts/"+acct+"/licenses").Doc.Find(".product-card").Length(); n != 1 {
+		if n := admin.Get("/accounts/" + acct + "/licenses").Doc.Find(".product-card").Length(); n != 1 {
 			t.Fatalf("asking registered something: %d cards", n)
 		}
 		// The confirmation form carries everything needed to go on.
@@ -154,7 +154,7 @@ func TestLicenseTrialSuspensionOverHTTP(t *testing.T) {
 		r = admin.PostRaw(action, form).Expect(t, http.StatusSeeOther)
 		page := admin.Get(r.Location).Expect(t, http.StatusOK)
 		apptest.MustContain(t, page.Text(".flash.success"), "The Enterprise trial is suspended")
-		list := admin.Get("/accounts/" + acct + "/licenses").Expect(t, http.StatusOK)
+		list := admin.Get("/accounts/"+acct+"/licenses").Expect(t, http.StatusOK)
 		if n := list.Doc.Find(".product-card").Length(); n != 2 {
 			t.Fatalf("%d product cards, want 2", n)
 		}

@@ -35,7 +35,7 @@ func TestLicenseRolesOverHTTP(t *testing.T) {
 		apptest.MustContain(t, admin.Get("/accounts/"+acct).Text(".cards"), "0 of 25 seats in use across 2 active licenses")
 
 		// A license admin without assignments sees the page but no license.
-		list := lic.Get("/accounts/" + acct + "/licenses").Expect(t, http.StatusOK)
+		list := lic.Get("/accounts/"+acct+"/licenses").Expect(t, http.StatusOK)
 		apptest.MustContain(t, list.Text("main"), "No license is assigned to you yet")
 		if list.Has(`a[href$="/licenses/register"]`) {
 			t.Error("a license admin is offered Register Key")
@@ -45,8 +45,8 @@ func TestLicenseRolesOverHTTP(t *testing.T) {
 		lic.Get("/accounts/"+acct+"/keys/"+design).Expect(t, http.StatusForbidden)
 
 		// Assigned to Design: that key only.
-		kp := admin.Get("/accounts/" + acct + "/keys/" + design).Expect(t, http.StatusOK)
-		if kp.Doc.Find(`#f-person option[value="` + licID + `"]`).Length() != 1 {
+		kp := admin.Get("/accounts/"+acct+"/keys/"+design).Expect(t, http.StatusOK)
+		if kp.Doc.Find(`#f-person option[value="`+licID+`"]`).Length() != 1 {
 			t.Fatal("the license admin is not offered for assignment")
 		}
 		admin.Post("/accounts/"+acct+"/keys/"+design+"/admins", url.Values{"person": {licID}}).Expect(t, http.StatusSeeOther)
@@ -54,7 +54,7 @@ func TestLicenseRolesOverHTTP(t *testing.T) {
 		r := admin.Post("/accounts/"+acct+"/keys/"+design+"/admins", url.Values{"person": {""}}).Expect(t, http.StatusUnprocessableEntity)
 		apptest.MustContain(t, r.Text(".field-error"), "Choose")
 
-		list = lic.Get("/accounts/" + acct + "/licenses").Expect(t, http.StatusOK)
+		list = lic.Get("/accounts/"+acct+"/licenses").Expect(t, http.StatusOK)
 		if n := list.Doc.Find(".product-card").Length(); n != 1 {
 			t.Fatalf("license admin sees %d product cards, want 1", n)
 		}
@@ -98,13 +98,13 @@ func TestLicenseRolesOverHTTP(t *testing.T) {
 		lic.Get(subPath).Expect(t, http.StatusNotFound)
 		// Only license admins can be assigned.
 		_, userID := "", ""
-		users := admin.Get("/accounts/" + acct + "/users?q=uwe").Doc.Find(`form[action$="/role"]`).First().AttrOr("action", "")
+		users := admin.Get("/accounts/"+acct+"/users?q=uwe").Doc.Find(`form[action$="/role"]`).First().AttrOr("action", "")
 		userID = between(users, "/users/", "/role")
 		r = admin.Post("/accounts/"+acct+"/keys/"+design+"/admins", url.Values{"person": {userID}}).Expect(t, http.StatusUnprocessableEntity)
 		apptest.MustContain(t, r.Text(".field-error"), "Only license admins")
 
 		// A plain user: no navigation entry, 403 on every licensing page.
-		dash := user.Get("/accounts/" + acct).Expect(t, http.StatusOK)
+		dash := user.Get("/accounts/"+acct).Expect(t, http.StatusOK)
 		if strings.Contains(dash.Text("nav.side"), "Licenses") {
 			t.Error("a user sees the Licenses navigation entry")
 		}
