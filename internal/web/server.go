@@ -52,6 +52,7 @@ type Server struct {
 	// features lets other packages add account navigation and dashboard cards.
 	dashboardCards []DashboardCard
 	licenseHolders account.ProductLicenseHolders
+	desktopSSO     DesktopSSO
 }
 
 // DashboardCard is a box on the account dashboard provided by a feature.

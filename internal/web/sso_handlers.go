@@ -19,17 +19,19 @@ type DesktopSSO func(w http.ResponseWriter, r *http.Request, id *sso.Identity)
 
 type ssoHandlers struct {
 	*Server
-	svc     *sso.Service
-	desktop DesktopSSO
+	svc *sso.Service
 }
 
 const ssoBindingCookie = "gh_sso_binding"
 
+// SetDesktopSSO installs what finishes a Desktop SSO activation once the
+// IdP's response for it was accepted at the ACS.
+func (s *Server) SetDesktopSSO(f DesktopSSO) { s.desktopSSO = f }
+
 // SSORoutes are the routes of SSO sign-in: the "Continue with SSO" form, the
-// SAML ACS and the SP metadata of each account. desktop may be nil until SSO
-// activation of Desktop is wired.
-func SSORoutes(s *Server, svc *sso.Service, desktop DesktopSSO) []Route {
-	h := &ssoHandlers{Server: s, svc: svc, desktop: desktop}
+// SAML ACS and the SP metadata of each account.
+func SSORoutes(s *Server, svc *sso.Service) []Route {
+	h := &ssoHandlers{Server: s, svc: svc}
 	return []Route{
 		{Method: "GET", Path: "/sso", Access: Public, Handler: http.HandlerFunc(h.form)},
 		{Method: "POST", Path: "/sso", Access: Public, Handler: http.HandlerFunc(h.begin)},
@@ -119,11 +121,11 @@ func (h *ssoHandlers) acs(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: ssoBindingCookie, Value: "", Path: "/saml/", MaxAge: -1, HttpOnly: true})
 	if id.Assertion.Purpose == saml.PurposeDesktop {
-		if h.desktop == nil {
+		if h.desktopSSO == nil {
 			h.serverError(w, r, errors.New("desktop SSO response but no desktop activation is wired"))
 			return
 		}
-		h.desktop(w, r, id)
+		h.desktopSSO(w, r, id)
 		return
 	}
 	if err := h.startSession(w, r, account.NewSession{PersonID: id.Person.ID, Method: account.MethodSSO,
@@ -139,6 +141,8 @@ func (h *ssoHandlers) acs(w http.ResponseWriter, r *http.Request) {
 }
 
 // SSORefused shows a person why SSO failed, with the reference admins look up.
+func (s *Server) SSORefused(w http.ResponseWriter, r *http.Request, se *sso.Error) { s.ssoRefused(w, r, se) }
+
 func (s *Server) ssoRefused(w http.ResponseWriter, r *http.Request, se *sso.Error) {
 	s.render(w, r, http.StatusForbidden, "sso_error", &Page{Title: "Single sign-on did not work", Data: se})
 }
