@@ -10,7 +10,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -107,7 +106,7 @@ type ActivateInput struct {
 	Key    string
 	Code   string
 	Device Device
-	IP     string // source address, for the audit log
+	IP     string // source address (kept for logs; device events are not audited)
 }
 
 // Activation is what a device receives: a credential (only on activation;
@@ -120,26 +119,44 @@ type Activation struct {
 	Claims       CertificateClaims
 }
 
-// target is what a key or code resolved to.
+// target is what a key or code resolved to, read without locks. The seat
+// counters in it only serve to refuse early when the key is visibly full;
+// seats are granted by the conditional UPDATEs of takeSeat alone.
 type target struct {
 	keyID, keyKind, accountID, subscriptionID string
 	keyDeleted                                bool
 	edition, model, subStatus                 string
 	trial                                     bool
 	endsAt, purgedAt                          store.Time
+	keySeats, keyUsed                         int
+	subSeats, subReserved, subShared          int
 	// invitation
 	invitationID                   string
 	invUsed, invRevoked, invExpiry store.Time
-	invActivationID                string
+	// the device's existing activation on this key, if any
+	exID, exStatus, exInvitation string
 }
 
 const targetColumns = `k.id, k.kind, COALESCE(k.account_id, ''), k.subscription_id, k.deleted_at IS NOT NULL,
-	s.edition, s.model, s.status, s.trial, s.ends_at, s.purged_at`
+	s.edition, s.model, s.status, s.trial, s.ends_at, s.purged_at, k.seats, k.used, s.seats, s.reserved, s.shared_used`
 
 func (t *target) scanArgs() []any {
 	return []any{&t.keyID, &t.keyKind, &t.accountID, &t.subscriptionID, &t.keyDeleted,
-		&t.edition, &t.model, &t.subStatus, &t.trial, &t.endsAt, &t.purgedAt}
+		&t.edition, &t.model, &t.subStatus, &t.trial, &t.endsAt, &t.purgedAt,
+		&t.keySeats, &t.keyUsed, &t.subSeats, &t.subReserved, &t.subShared}
 }
+
+// visiblyFull reports whether the counters read show no seat for a new
+// activation. A stale read can only refuse a request that a moment earlier
+// would have been refused too; it never grants anything.
+func (t *target) visiblyFull() bool {
+	if t.keyKind != KindPrimary && t.keyUsed >= t.keySeats {
+		return true
+	}
+	return t.keyKind != KindReserved && t.subReserved+t.subShared >= t.subSeats
+}
+
+const existingColumns = `COALESCE(a.id, ''), COALESCE(a.status, ''), COALESCE(a.invitation_id, '')`
 
 // subscriptionRefusal returns the reason a subscription cannot activate or
 // validate at now, or nil.
@@ -153,7 +170,7 @@ func subscriptionRefusal(status string, endsAt, purgedAt store.Time, now time.Ti
 	return nil
 }
 
-func (s *Service) resolve(ctx context.Context, in *ActivateInput, now time.Time) (*target, error) {
+func (s *Service) resolve(ctx context.Context, in *ActivateInput, hardwareUUID string, now time.Time) (*target, error) {
 	t := &target{}
 	switch {
 	case in.Key != "" && in.Code != "":
@@ -163,8 +180,11 @@ func (s *Service) resolve(ctx context.Context, in *ActivateInput, now time.Time)
 		if err != nil {
 			return nil, deviceErr(CodeInvalidKey, "%s", ErrMalformedKey.Error())
 		}
-		err = s.DB.QueryRow(ctx, `SELECT `+targetColumns+` FROM license_keys k JOIN subscriptions s ON s.id = k.subscription_id
-			WHERE k.key_hash = ?`, keyHash(norm)).Scan(t.scanArgs()...)
+		args := append(t.scanArgs(), &t.exID, &t.exStatus, &t.exInvitation)
+		err = s.DB.QueryRow(ctx, `SELECT `+targetColumns+`, `+existingColumns+`
+			FROM license_keys k JOIN subscriptions s ON s.id = k.subscription_id
+			LEFT JOIN license_activations a ON a.key_id = k.id AND a.hardware_uuid = ?
+			WHERE k.key_hash = ?`, hardwareUUID, keyHash(norm)).Scan(args...)
 		if isNoRows(err) {
 			return nil, deviceErr(CodeInvalidKey, "No license has this key.")
 		} else if err != nil {
@@ -175,18 +195,15 @@ func (s *Service) resolve(ctx context.Context, in *ActivateInput, now time.Time)
 		if err != nil {
 			return nil, deviceErr(CodeInvalidCode, "%s", ErrMalformedCode.Error())
 		}
-		var actID *string
-		args := append(t.scanArgs(), &t.invitationID, &t.invUsed, &t.invRevoked, &t.invExpiry, &actID)
-		err = s.DB.QueryRow(ctx, `SELECT `+targetColumns+`, i.id, i.used_at, i.revoked_at, i.expires_at, i.activation_id
+		args := append(t.scanArgs(), &t.invitationID, &t.invUsed, &t.invRevoked, &t.invExpiry, &t.exID, &t.exStatus, &t.exInvitation)
+		err = s.DB.QueryRow(ctx, `SELECT `+targetColumns+`, i.id, i.used_at, i.revoked_at, i.expires_at, `+existingColumns+`
 			FROM license_invitations i JOIN license_keys k ON k.id = i.key_id JOIN subscriptions s ON s.id = k.subscription_id
-			WHERE i.code_hash = ?`, codeHash(norm)).Scan(args...)
+			LEFT JOIN license_activations a ON a.key_id = k.id AND a.hardware_uuid = ?
+			WHERE i.code_hash = ?`, hardwareUUID, codeHash(norm)).Scan(args...)
 		if isNoRows(err) {
 			return nil, deviceErr(CodeInvalidCode, "No invitation has this activation code.")
 		} else if err != nil {
 			return nil, fmt.Errorf("activate: look up code: %w", err)
-		}
-		if actID != nil {
-			t.invActivationID = *actID
 		}
 	default:
 		return nil, deviceErr(CodeInvalidRequest, "Give a license key or an invitation code.")
@@ -237,7 +254,7 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*Activation, 
 		return nil, err
 	}
 	now := s.now()
-	t, err := s.resolve(ctx, &in, now)
+	t, err := s.resolve(ctx, &in, dev.HardwareUUID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -250,29 +267,31 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*Activation, 
 		method = MethodInvitation
 	}
 	for attempt := 0; attempt < 8; attempt++ {
-		var existingID, existingStatus, existingInv string
-		var inv *string
-		err := s.DB.QueryRow(ctx, `SELECT id, status, invitation_id FROM license_activations WHERE key_id = ? AND hardware_uuid = ?`,
-			t.keyID, dev.HardwareUUID).Scan(&existingID, &existingStatus, &inv)
-		if err != nil && !isNoRows(err) {
-			return nil, fmt.Errorf("activate: %w", err)
+		if attempt > 0 { // the first attempt uses what resolve read
+			t.exID, t.exStatus, t.exInvitation = "", "", ""
+			err := s.DB.QueryRow(ctx, `SELECT `+existingColumns+` FROM license_activations a WHERE a.key_id = ? AND a.hardware_uuid = ?`,
+				t.keyID, dev.HardwareUUID).Scan(&t.exID, &t.exStatus, &t.exInvitation)
+			if err != nil && !isNoRows(err) {
+				return nil, fmt.Errorf("activate: %w", err)
+			}
 		}
-		if inv != nil {
-			existingInv = *inv
+		active := t.exStatus == "active"
+		existingID := ""
+		if active {
+			existingID = t.exID
 		}
-		active := existingStatus == "active"
-		if !active {
-			existingID = ""
-		}
-		if r := invitationRefusal(t, existingID, existingInv, now); r != nil {
+		if r := invitationRefusal(t, existingID, t.exInvitation, now); r != nil {
 			return nil, r
+		}
+		if !active && attempt == 0 && t.visiblyFull() {
+			return nil, deviceErr(CodeNoFreeSeat, "Every seat of this license key is taken.")
 		}
 		credential := ids.Secret(32)
 		var act *Activation
 		if active {
 			act, err = s.reactivate(ctx, t, existingID, dev, credential, now)
 		} else {
-			act, err = s.takeSeat(ctx, t, dev, method, credential, in.IP, now)
+			act, err = s.takeSeat(ctx, t, dev, method, credential, now)
 		}
 		if errors.Is(err, errRetry) {
 			continue
@@ -314,96 +333,51 @@ func (s *Service) reactivate(ctx context.Context, t *target, activationID string
 	return &Activation{ActivationID: activationID, Reactivated: true}, nil
 }
 
-// takeSeat is the seat-taking transaction; see the package documentation
-// for the invariants it keeps.
-func (s *Service) takeSeat(ctx context.Context, t *target, dev Device, method, credential, ip string, now time.Time) (*Activation, error) {
-	var activationID string
+// takeSeat takes a seat for a device. Key activations of one key are
+// grouped into shared transactions (seatBatcher); an invitation code also
+// marks its invitation used, in its own transaction.
+func (s *Service) takeSeat(ctx context.Context, t *target, dev Device, method, credential string, now time.Time) (*Activation, error) {
+	r := &seatRequest{t: t, dev: dev, method: method, credential: credential, now: now}
+	if t.invitationID == "" {
+		s.takeSeatBatched(ctx, r)
+		if r.err != nil {
+			return nil, r.err
+		}
+		return &Activation{ActivationID: r.activationID}, nil
+	}
 	nowT := store.At(now)
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		var kind string
-		err := tx.QueryRow(ctx, `UPDATE license_keys SET used = used + 1
-			WHERE id = ? AND deleted_at IS NULL AND (kind = 'primary' OR used < seats) RETURNING kind`, t.keyID).Scan(&kind)
-		if isNoRows(err) {
-			var deleted bool
-			if err := tx.QueryRow(ctx, `SELECT deleted_at IS NOT NULL FROM license_keys WHERE id = ?`, t.keyID).Scan(&deleted); err == nil && deleted {
-				return deviceErr(CodeKeyDeleted, "This license key was deleted by its administrator.")
-			}
-			return deviceErr(CodeNoFreeSeat, "Every seat of this license key is taken.")
-		} else if err != nil {
-			return fmt.Errorf("take seat: %w", err)
+		r.activationID, r.err = "", nil
+		if err := s.grantSeats(ctx, tx, t, []*seatRequest{r}, now); err != nil {
+			return err
 		}
-		if kind != KindReserved {
-			res, err := tx.Exec(ctx, `UPDATE subscriptions SET shared_used = shared_used + 1
-				WHERE id = ? AND reserved + shared_used < seats AND status = 'active' AND ends_at > ? AND purged_at IS NULL`,
-				t.subscriptionID, nowT)
-			if err != nil {
+		if r.err != nil {
+			return r.err
+		}
+		res, err := tx.Exec(ctx, `UPDATE license_invitations SET used_at = ?, activation_id = ?
+			WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`, nowT, r.activationID, t.invitationID, nowT)
+		if err != nil {
+			return fmt.Errorf("take seat: use invitation: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			var used, revoked store.Time
+			if err := tx.QueryRow(ctx, `SELECT used_at, revoked_at FROM license_invitations WHERE id = ?`, t.invitationID).Scan(&used, &revoked); err != nil {
 				return fmt.Errorf("take seat: %w", err)
 			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				var status string
-				var endsAt, purgedAt store.Time
-				if err := tx.QueryRow(ctx, `SELECT status, ends_at, purged_at FROM subscriptions WHERE id = ?`, t.subscriptionID).Scan(&status, &endsAt, &purgedAt); err != nil {
-					return fmt.Errorf("take seat: %w", err)
-				}
-				if r := subscriptionRefusal(status, endsAt, purgedAt, now); r != nil {
-					return r
-				}
-				return deviceErr(CodeNoFreeSeat, "Every seat of this license is taken.")
+			switch {
+			case !revoked.IsZero():
+				return deviceErr(CodeCodeRevoked, "This invitation was revoked.")
+			case !used.IsZero():
+				return deviceErr(CodeCodeUsed, "This activation code was already used on another computer.")
 			}
+			return deviceErr(CodeCodeExpired, "This invitation has expired.")
 		}
-		var invitation any
-		if t.invitationID != "" {
-			invitation = t.invitationID
-		}
-		// A row for this device and key may exist, deactivated: reuse it.
-		// If it turned active meanwhile (a concurrent activation of the same
-		// device), no row comes back and the whole attempt is retried as a
-		// re-activation, giving the seat back by rolling back.
-		err = tx.QueryRow(ctx, `INSERT INTO license_activations (id, account_id, subscription_id, key_id, hardware_uuid, serial,
-			computer_name, macos_user, app_version, method, invitation_id, status, credential_hash, activated_at, last_check_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)
-			ON CONFLICT (key_id, hardware_uuid) DO UPDATE SET serial = excluded.serial, computer_name = excluded.computer_name,
-				macos_user = excluded.macos_user, app_version = excluded.app_version, method = excluded.method,
-				invitation_id = excluded.invitation_id, status = 'active', credential_hash = excluded.credential_hash,
-				activated_at = excluded.activated_at, last_check_at = excluded.last_check_at, deactivated_at = NULL, deactivated_by = ''
-			WHERE license_activations.status <> 'active'
-			RETURNING id`,
-			ids.New(), t.accountID, t.subscriptionID, t.keyID, dev.HardwareUUID, dev.Serial, dev.ComputerName, dev.MacOSUser,
-			dev.AppVersion, method, invitation, ids.Hash(credential), nowT, nowT).Scan(&activationID)
-		if isNoRows(err) {
-			return errRetry
-		} else if err != nil {
-			return fmt.Errorf("take seat: record activation: %w", err)
-		}
-		if t.invitationID != "" {
-			res, err := tx.Exec(ctx, `UPDATE license_invitations SET used_at = ?, activation_id = ?
-				WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`, nowT, activationID, t.invitationID, nowT)
-			if err != nil {
-				return fmt.Errorf("take seat: use invitation: %w", err)
-			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				var used, revoked store.Time
-				if err := tx.QueryRow(ctx, `SELECT used_at, revoked_at FROM license_invitations WHERE id = ?`, t.invitationID).Scan(&used, &revoked); err != nil {
-					return fmt.Errorf("take seat: %w", err)
-				}
-				switch {
-				case !revoked.IsZero():
-					return deviceErr(CodeCodeRevoked, "This invitation was revoked.")
-				case !used.IsZero():
-					return deviceErr(CodeCodeUsed, "This activation code was already used on another computer.")
-				}
-				return deviceErr(CodeCodeExpired, "This invitation has expired.")
-			}
-		}
-		actor := audit.Actor{Type: audit.ActorDevice, ID: activationID, Label: "computer " + dev.ComputerName, IP: ip}
-		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: t.accountID, Action: "license.device_activated",
-			TargetType: "activation", TargetID: activationID, TargetLabel: dev.ComputerName,
-			After: map[string]any{"key_id": t.keyID, "method": method, "serial": dev.Serial, "hardware_uuid": dev.HardwareUUID}})
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Activation{ActivationID: activationID}, nil
+	return &Activation{ActivationID: r.activationID}, nil
 }
 
 // validCredential rejects what cannot be a credential before any lookup.
@@ -497,7 +471,10 @@ func (s *Service) Check(ctx context.Context, credential string, in CheckInput) (
 
 // DeactivateDevice is a device giving its seat back (the client's
 // deactivate-license command). Deactivating twice is not an error.
-func (s *Service) DeactivateDevice(ctx context.Context, credential, ip string) error {
+// Device-originated events are not written to the audit log (see
+// docs/decisions.md); the computer's row keeps deactivated_at and
+// deactivated_by = "device".
+func (s *Service) DeactivateDevice(ctx context.Context, credential string) error {
 	d, err := s.deviceByCredential(ctx, s.DB, credential)
 	if err != nil {
 		return err
@@ -506,13 +483,8 @@ func (s *Service) DeactivateDevice(ctx context.Context, credential, ip string) e
 		return nil
 	}
 	return s.DB.InTx(ctx, func(tx *store.Tx) error {
-		n, err := deactivateTx(ctx, tx, []actRef{{id: d.id, keyID: d.t.keyID}}, "device", store.At(s.now()))
-		if err != nil || n == 0 {
-			return err
-		}
-		actor := audit.Actor{Type: audit.ActorDevice, ID: d.id, Label: "computer " + d.dev.ComputerName, IP: ip}
-		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: d.t.accountID, Action: "license.device_deactivated",
-			TargetType: "activation", TargetID: d.id, TargetLabel: d.dev.ComputerName, After: map[string]any{"by": "device"}})
+		_, err := deactivateTx(ctx, tx, []actRef{{id: d.id, keyID: d.t.keyID}}, "device", store.At(s.now()))
+		return err
 	})
 }
 

@@ -44,6 +44,10 @@
 //     two activations cannot deadlock; a concurrent change of the key's kind
 //     is serialized on the key row, and the kind RETURNING gives is the one
 //     the counters must follow.
+//     Before that transaction, activation reads the counters without a lock
+//     and refuses at once when the key or the pool is visibly full; a stale
+//     read can only refuse what a moment earlier would have been refused,
+//     it never grants, so thousands of refusals cost no write.
 //   - Releasing a seat (deactivation) first flips the activation from active
 //     to deactivated with a conditional UPDATE (… AND status = 'active'); only
 //     the transaction that flipped it decrements the counters, so a seat is

@@ -99,7 +99,8 @@ type Service struct {
 	CreateAccount AccountCreator
 	Hooks         Hooks
 
-	sec secrets
+	sec     secrets
+	batcher seatBatcher
 }
 
 // New returns a Service with defaults filled in.

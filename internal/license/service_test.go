@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -513,10 +514,10 @@ func TestActivationReasons(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Deactivated by the device; deactivating twice is fine.
-		if err := s.DeactivateDevice(ctx, again.Credential, "127.0.0.1"); err != nil {
+		if err := s.DeactivateDevice(ctx, again.Credential); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeactivateDevice(ctx, again.Credential, "127.0.0.1"); err != nil {
+		if err := s.DeactivateDevice(ctx, again.Credential); err != nil {
 			t.Fatal(err)
 		}
 		_, err = s.Check(ctx, again.Credential, CheckInput{})
@@ -556,4 +557,74 @@ func TestCertificateVerifies(t *testing.T) {
 	if err != nil || pk2.KeyID != pk.KeyID {
 		t.Fatalf("second node key %v %v", pk2.KeyID, err)
 	}
+}
+
+// Concurrent activations of the same computer take one seat; concurrent
+// activations and deactivations keep the counters exact.
+func TestConcurrentSameDevice(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		s := newService(db)
+		ctx := context.Background()
+		a := newAccount(t, db)
+		sub, primary := issueRegistered(t, s, a, IssueInput{Seats: 45})
+		_, dynKey, err := s.CreateSublicense(ctx, a, sub.ID, KeyInput{Name: "Dyn", Kind: "dynamic", Seats: 30}, testActor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same := device(0)
+		var wg sync.WaitGroup
+		results := make(chan error, 200)
+		creds := make(chan string, 200)
+		for i := 0; i < 60; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				dev := same
+				key := dynKey
+				if i%3 == 1 {
+					dev = device(i)
+				}
+				if i%3 == 2 {
+					key, dev = primary, device(i)
+				}
+				act, err := s.Activate(ctx, ActivateInput{Key: key, Device: dev})
+				results <- err
+				if err == nil && i%2 == 0 {
+					creds <- act.Credential
+				}
+			}(i)
+		}
+		wg.Wait()
+		close(results)
+		close(creds)
+		for err := range results {
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+		}
+		checkInvariants(t, db, sub.ID)
+		var n int
+		db.Writer().QueryRow(ctx, `SELECT COUNT(*) FROM license_activations WHERE hardware_uuid = ?`, strings.ToUpper(same.HardwareUUID)).Scan(&n)
+		if n != 1 {
+			t.Fatalf("same device has %d rows", n)
+		}
+		// Deactivate concurrently (device and admin at once) while others activate.
+		list, _, _ := s.Computers(ctx, a, ComputerFilter{})
+		var wg2 sync.WaitGroup
+		for c := range creds {
+			wg2.Add(1)
+			go func(c string) { defer wg2.Done(); _ = s.DeactivateDevice(ctx, c) }(c)
+		}
+		for _, c := range list {
+			wg2.Add(1)
+			go func(id string) { defer wg2.Done(); _, _ = s.DeactivateComputers(ctx, a, []string{id}, testActor) }(c.ID)
+			wg2.Add(1)
+			go func(i int) {
+				defer wg2.Done()
+				_, _ = s.Activate(ctx, ActivateInput{Key: dynKey, Device: device(100 + i)})
+			}(len(list))
+		}
+		wg2.Wait()
+		checkInvariants(t, db, sub.ID)
+	})
 }
