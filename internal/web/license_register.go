@@ -120,9 +120,9 @@ func (h *licenseHandlers) doRegister(w http.ResponseWriter, r *http.Request, per
 				fields = append(fields, hiddenField{f, form.Get(f)})
 			}
 		}
-		action, cancel := h.licensesPath(r, "/register"), h.licensesPath(r, "")
-		if personal {
-			action, cancel = "/licenses/register", "/personal"
+		action, cancel := "/licenses/register", "/personal"
+		if !personal {
+			action, cancel = h.licensesPath(r, "/register"), h.licensesPath(r, "")
 		}
 		h.render(w, r, http.StatusConflict, "license_confirm", &Page{Title: "Suspend the Enterprise trial?", Data: &confirmView{
 			Heading: "Suspend the Enterprise trial?", Message: ce.Message, Action: action, Fields: fields,
