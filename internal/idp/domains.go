@@ -501,7 +501,12 @@ func (s *Service) lookup(ctx context.Context, d *Domain) (string, bool) {
 		case errors.As(err, &dnsErr):
 			// dnsErr.Server names the system resolver even when Dial
 			// goes elsewhere, so only the reason is shown.
-			return "No TXT record could be read at " + d.TXTName + ": the DNS server answered \"" + shorten(dnsErr.Err, 120) + "\".", false
+			reason := dnsErr.Err
+			if reason == "server misbehaving" {
+				// How Go reports SERVFAIL and REFUSED answers.
+				reason = "the DNS server could not answer for this name (SERVFAIL or REFUSED)"
+			}
+			return "No TXT record could be read at " + d.TXTName + ": " + shorten(reason, 120) + ".", false
 		default:
 			return "No TXT record could be read at " + d.TXTName + ": " + shorten(err.Error(), 160) + ".", false
 		}

@@ -103,6 +103,9 @@ func (s *Service) Overview(ctx context.Context, accountID string) (*Overview, er
 		}
 	}
 	o.Steps = s.evaluate(in, o.Domains, o.SCIMEnabled, o.Token.Exists, o.BackupValid)
+	if o.Backup != nil && o.Steps[6].Done {
+		o.Steps[6].Summary = "Backup login: " + o.Backup.Email
+	}
 	for _, st := range o.Steps {
 		if st.Done {
 			o.DoneCount++
@@ -144,7 +147,9 @@ func (s *Service) evaluate(in *Integration, domains []Domain, scimOn, tokenExist
 	}
 	// 2, 4, 5, 6: the admin's tick, with each step's own conditions.
 	steps[1].Done = in.StepDone[2]
-	if !steps[1].Done {
+	if steps[1].Done {
+		steps[1].Summary = "Marked as done in your IdP"
+	} else {
 		steps[1].Left = "Register the app in your IdP, then tick “Configuration in the IdP directory is done”."
 	}
 	// 3: the admins group.
@@ -207,7 +212,9 @@ func (s *Service) evaluate(in *Integration, domains []Domain, scimOn, tokenExist
 	}
 	// 6.
 	steps[5].Done = in.StepDone[6]
-	if !steps[5].Done {
+	if steps[5].Done {
+		steps[5].Summary = "Marked as done in your IdP"
+	} else {
 		steps[5].Left = "Add people to the groups in your IdP, then tick the box."
 	}
 	// 7.
