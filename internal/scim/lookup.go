@@ -41,8 +41,8 @@ func (s *Service) countMembers(ctx context.Context, accountID, cond, arg string)
 	var groups, members int
 	err := s.DB.QueryRow(ctx, `SELECT
 		(SELECT COUNT(*) FROM scim_groups WHERE account_id = ? AND `+cond+`),
-		(SELECT COUNT(DISTINCT m.user_id) FROM scim_group_members m JOIN scim_groups g ON g.account_id = m.account_id AND g.id = m.group_id
-		 WHERE g.account_id = ? AND g.`+cond+`)`, accountID, arg, accountID, arg).Scan(&groups, &members)
+		(SELECT COUNT(DISTINCT m.user_id) FROM scim_groups g CROSS JOIN scim_group_members m
+		 WHERE g.account_id = ? AND g.`+cond+` AND m.account_id = g.account_id AND m.group_id = g.id)`, accountID, arg, accountID, arg).Scan(&groups, &members)
 	if err != nil {
 		return 0, fmt.Errorf("count SCIM group members: %w", err)
 	}
@@ -60,8 +60,9 @@ func (s *Service) UserGroups(ctx context.Context, accountID, userID string) ([]G
 		return nil, store.NotFound(err)
 	}
 	rows, err := s.DB.Query(ctx, `SELECT g.id, g.data, g.created, g.last_modified, g.version
-		FROM scim_group_members m JOIN scim_groups g ON g.account_id = m.account_id AND g.id = m.group_id
-		WHERE m.account_id = ? AND m.user_id = ? ORDER BY g.display_name_norm, g.id`, accountID, userID)
+		FROM scim_group_members m CROSS JOIN scim_groups g
+		WHERE m.account_id = ? AND m.user_id = ? AND g.account_id = m.account_id AND g.id = m.group_id
+		ORDER BY g.display_name_norm, g.id`, accountID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("SCIM user groups: %w", err)
 	}

@@ -157,9 +157,9 @@ func groupsOfUsers(ctx context.Context, q store.Querier, accountID string, userI
 	out := map[string][]memberRef{}
 	for _, chunk := range chunks(userIDs, 500) {
 		args := append([]any{accountID}, anySlice(chunk)...)
-		rows, err := q.Query(ctx, `SELECT m.user_id, g.id, g.display_name FROM scim_group_members m
-			JOIN scim_groups g ON g.account_id = m.account_id AND g.id = m.group_id
-			WHERE m.account_id = ? AND m.user_id IN (`+placeholders(len(chunk))+`) ORDER BY g.display_name_norm, g.id`, args...)
+		rows, err := q.Query(ctx, `SELECT m.user_id, g.id, g.display_name FROM scim_group_members m CROSS JOIN scim_groups g
+			WHERE m.account_id = ? AND m.user_id IN (`+placeholders(len(chunk))+`)
+			AND g.account_id = m.account_id AND g.id = m.group_id ORDER BY g.display_name_norm, g.id`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -187,9 +187,12 @@ func membersOfGroups(ctx context.Context, q store.Querier, accountID string, gro
 	out := map[string][]memberRef{}
 	for _, chunk := range chunks(groupIDs, 500) {
 		args := append([]any{accountID}, anySlice(chunk)...)
+		// CROSS JOIN fixes the join order on SQLite (memberships first, by
+		// index); on PostgreSQL it is an ordinary inner join.
 		rows, err := q.Query(ctx, `SELECT m.group_id, u.id, CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.user_name END
-			FROM scim_group_members m JOIN scim_users u ON u.account_id = m.account_id AND u.id = m.user_id
-			WHERE m.account_id = ? AND m.group_id IN (`+placeholders(len(chunk))+`) ORDER BY u.id`, args...)
+			FROM scim_group_members m CROSS JOIN scim_users u
+			WHERE m.account_id = ? AND m.group_id IN (`+placeholders(len(chunk))+`)
+			AND u.account_id = m.account_id AND u.id = m.user_id ORDER BY m.group_id, m.user_id`, args...)
 		if err != nil {
 			return nil, err
 		}
