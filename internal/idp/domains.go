@@ -366,9 +366,12 @@ func (s *Service) RecheckDue(ctx context.Context, now time.Time) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("due domains: %w", err)
 	}
+	// Stay well inside the job's lease (interval + 1 minute): what is left
+	// is due again at the next run.
+	started := time.Now()
 	var errs []error
 	for _, d := range list {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || time.Since(started) > maxRecheckRun {
 			break
 		}
 		if _, err := s.check(ctx, d.id, d.account, now, false, audit.System(JobName)); err != nil {
@@ -380,6 +383,9 @@ func (s *Service) RecheckDue(ctx context.Context, now time.Time) error {
 
 // JobName is the background job's name (and its lease).
 const JobName = "idp-dns-recheck"
+
+// maxRecheckRun bounds one run of the job.
+const maxRecheckRun = 45 * time.Second
 
 // backoff returns the delay before background check number n+1.
 func (s *Service) backoff(checks int) time.Duration {
