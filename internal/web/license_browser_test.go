@@ -123,8 +123,11 @@ func TestBrowserLicensingJourney(t *testing.T) {
 		// The reference client activates with the code from the email.
 		gatehouse := gatehouseBinary(t)
 		stateDir := t.TempDir()
-		out := runAgent(t, gatehouse, "activate", "--server", node.URL, "--state-dir", stateDir, "--code", code)
-		apptest.MustContain(t, strings.ToLower(out), "activ")
+		out, err := runAgent(gatehouse, "activate", "--server", node.URL, "--dir", stateDir, "--code", code)
+		if err != nil || !strings.Contains(out, " activated: Business Edition") {
+			t.Fatalf("gatehouse agent activate: %v\n%s", err, out)
+		}
+		computer := out[:strings.Index(out, " activated")]
 
 		// The admin sees the computer and deactivates it.
 		run(t, ctx,
@@ -132,6 +135,7 @@ func TestBrowserLicensingJourney(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`table.computers tbody tr`)),
 		)
 		row := get(t, ctx, chromedp.Text(chromedp.CSS(`table.computers tbody`)))
+		apptest.MustContain(t, row, computer)
 		apptest.MustContain(t, row, "Pilot group")
 		apptest.MustContain(t, row, "Invitation")
 		apptest.MustContain(t, get(t, ctx, chromedp.Text(chromedp.CSS("main > p.muted"))), "1 of 5 seats used")
@@ -145,8 +149,10 @@ func TestBrowserLicensingJourney(t *testing.T) {
 		apptest.MustContain(t, get(t, ctx, chromedp.Text(chromedp.CSS("main > p.muted"))), "0 of 5 seats used")
 
 		// The client learns it at its next check; the invitation shows used.
-		out = runAgent(t, gatehouse, "check", "--state-dir", stateDir)
-		apptest.MustContain(t, out, "deactivated")
+		out, err = runAgent(gatehouse, "check", "--dir", stateDir)
+		if err == nil || !strings.Contains(out, "deactivated") {
+			t.Fatalf("gatehouse agent check after deactivation: %v\n%s", err, out)
+		}
 		run(t, ctx, chromedp.Navigate(node.URL+subPath+"/invitations?status=used"), chromedp.WaitVisible(chromedp.CSS("table.invitations")))
 		apptest.MustContain(t, get(t, ctx, chromedp.Text(chromedp.CSS("table.invitations tbody"))), "bo@journey.example")
 
@@ -177,13 +183,9 @@ func gatehouseBinary(t *testing.T) string {
 	return bin
 }
 
-func runAgent(t *testing.T, bin string, args ...string) string {
-	t.Helper()
+func runAgent(bin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, append([]string{"agent"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Logf("gatehouse agent %s: %v", strings.Join(args, " "), err)
-	}
-	return string(out)
+	return string(out), err
 }
