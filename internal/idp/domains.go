@@ -58,29 +58,29 @@ var domainProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Validate
 func NormalizeDomain(raw string) (string, error) {
 	d := strings.TrimSpace(raw)
 	if d == "" {
-		return "", errors.New("Enter a domain, for example example.com.")
+		return "", bad("Enter a domain, for example example.com.")
 	}
 	if len(d) > 300 {
-		return "", errors.New("This is too long for a domain name.")
+		return "", bad("This is too long for a domain name.")
 	}
 	lower := strings.ToLower(d)
 	if strings.Contains(lower, "://") || strings.ContainsAny(d, "/?#") {
-		return "", fmt.Errorf("Enter the domain only (like example.com), not a web address: %q.", d)
+		return "", bad("Enter the domain only (like example.com), not a web address: %q.", d)
 	}
 	if strings.HasPrefix(d, "@") {
 		d = d[1:]
 	} else if i := strings.LastIndex(d, "@"); i >= 0 {
-		return "", fmt.Errorf("Enter only the part after the @ of your email addresses: %s.", d[i+1:])
+		return "", bad("Enter only the part after the @ of your email addresses: %s.", d[i+1:])
 	}
 	if strings.HasPrefix(d, "*.") {
-		return "", errors.New("Wildcards are not supported: add each email domain on its own.")
+		return "", bad("Wildcards are not supported: add each email domain on its own.")
 	}
 	d = strings.TrimSuffix(d, ".")
 	if strings.ContainsAny(d, " \t\r\n") {
-		return "", errors.New("A domain cannot contain spaces.")
+		return "", bad("A domain cannot contain spaces.")
 	}
 	if _, err := netip.ParseAddr(strings.Trim(d, "[]")); err == nil {
-		return "", errors.New("Enter a domain name, not an IP address.")
+		return "", bad("Enter a domain name, not an IP address.")
 	}
 	ascii, err := domainProfile.ToASCII(d)
 	if err == nil {
@@ -93,31 +93,38 @@ func NormalizeDomain(raw string) (string, error) {
 		}
 	}
 	if err != nil || !utf8.ValidString(d) {
-		return "", fmt.Errorf("%q is not a valid domain name: use letters, digits and hyphens, with dots between the parts.", d)
+		return "", bad("%q is not a valid domain name: use letters, digits and hyphens, with dots between the parts.", d)
 	}
 	ascii = strings.ToLower(ascii)
 	if suffix, icann := publicsuffix.PublicSuffix(ascii); suffix == ascii && (icann || strings.Contains(ascii, ".")) {
-		return "", fmt.Errorf("%s is a public suffix shared by many organizations, not a domain one organization can own. Enter your own domain, such as example.%s.", display(ascii), display(ascii))
+		return "", bad("%s is a public suffix shared by many organizations, not a domain one organization can own. Enter your own domain, such as example.%s.", display(ascii), display(ascii))
 	}
 	if !strings.Contains(ascii, ".") {
-		return "", fmt.Errorf("%q is not a complete domain: it needs at least one dot, like example.com.", d)
+		return "", bad("%q is not a complete domain: it needs at least one dot, like example.com.", d)
 	}
 	for _, label := range strings.Split(ascii, ".") {
 		if label == "" {
-			return "", fmt.Errorf("%q has an empty part between dots.", d)
+			return "", bad("%q has an empty part between dots.", d)
 		}
 		if strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
-			return "", fmt.Errorf("%q is not a valid domain name: a part cannot start or end with a hyphen.", d)
+			return "", bad("%q is not a valid domain name: a part cannot start or end with a hyphen.", d)
 		}
 	}
 	if _, err := publicsuffix.EffectiveTLDPlusOne(ascii); err != nil {
-		return "", fmt.Errorf("%s is not a domain one organization can own.", display(ascii))
+		return "", bad("%s is not a domain one organization can own.", display(ascii))
 	}
 	if p := consumerProvider(ascii); p != "" {
-		return "", fmt.Errorf("%s is a public email service (%s): anyone can have an address there, so it cannot identify your organization. Enter the domain of your company's email addresses.", display(ascii), p)
+		return "", bad("%s is a public email service (%s): anyone can have an address there, so it cannot identify your organization. Enter the domain of your company's email addresses.", display(ascii), p)
 	}
 	return ascii, nil
 }
+
+// bad is a refusal of NormalizeDomain: a sentence for the admin.
+func bad(format string, args ...any) error { return domainProblem(fmt.Sprintf(format, args...)) }
+
+type domainProblem string
+
+func (p domainProblem) Error() string { return string(p) }
 
 // display returns the Unicode form of an ASCII domain for messages.
 func display(ascii string) string {
@@ -359,9 +366,12 @@ func (s *Service) RecheckDue(ctx context.Context, now time.Time) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("due domains: %w", err)
 	}
+	// Stay well inside the job's lease (interval + 1 minute): what is left
+	// is due again at the next run.
+	started := time.Now()
 	var errs []error
 	for _, d := range list {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || time.Since(started) > maxRecheckRun {
 			break
 		}
 		if _, err := s.check(ctx, d.id, d.account, now, false, audit.System(JobName)); err != nil {
@@ -373,6 +383,9 @@ func (s *Service) RecheckDue(ctx context.Context, now time.Time) error {
 
 // JobName is the background job's name (and its lease).
 const JobName = "idp-dns-recheck"
+
+// maxRecheckRun bounds one run of the job.
+const maxRecheckRun = 45 * time.Second
 
 // backoff returns the delay before background check number n+1.
 func (s *Service) backoff(checks int) time.Duration {

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"math/big"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -123,16 +122,6 @@ func pemOf(c *x509.Certificate) string {
 }
 
 func b64Of(c *x509.Certificate) string { return base64.StdEncoding.EncodeToString(c.Raw) }
-
-// writeFile writes a temp file and returns its path.
-func writeFile(t testing.TB, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // auditActions lists the actions recorded for an account, oldest first.
 func auditActions(t testing.TB, db *store.DB, accountID string) []string {
