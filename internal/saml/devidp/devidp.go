@@ -200,7 +200,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusBadRequest, errorPage, "pick one of the listed users")
 		return
 	}
-	xml, err := s.Response(req, s.Users[i])
+	xml, err := s.response(req, s.Users[i])
 	if err != nil {
 		render(w, http.StatusInternalServerError, errorPage, err.Error())
 		return
@@ -216,8 +216,8 @@ const (
 	nsProtocol  = "urn:oasis:names:tc:SAML:2.0:protocol"
 )
 
-// Response builds the signed Response answering req for u.
-func (s *Server) Response(req authnRequest, u User) ([]byte, error) {
+// response builds the signed Response answering req for u.
+func (s *Server) response(req authnRequest, u User) ([]byte, error) {
 	now := s.now()
 	ts := func(t time.Time) string { return t.Format("2006-01-02T15:04:05Z") }
 	respID, assertID := "_"+ids.New(), "_"+ids.New()
