@@ -17,6 +17,8 @@ import (
 var publicMachineRoutes = map[string]bool{
 	"GET /healthz": true,
 	"GET /metrics": true,
+	// SP metadata is what admins hand to their IdP.
+	"GET /saml/{account}/metadata": true,
 	// Desktop verifies activation certificates offline with this key.
 	"GET /.well-known/gatehouse/activation-key":     true,
 	"GET /.well-known/gatehouse/activation-key.pem": true,

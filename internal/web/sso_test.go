@@ -1,0 +1,209 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"gatehouse/internal/app"
+	"gatehouse/internal/apptest"
+	"gatehouse/internal/audit"
+	"gatehouse/internal/idp"
+	"gatehouse/internal/license"
+	"gatehouse/internal/testenv"
+)
+
+// ssoFixture is a business account whose IdP integration with an
+// independent IdP (samlify) is configured and active.
+type ssoFixture struct {
+	node    *apptest.Node
+	idp     *testenv.SAMLIdPServer
+	account string
+	admin   *apptest.Client // the backup login (password)
+}
+
+const adminsGroup = "7f8e6a52-0c1d-4b59-9a55-5a0e3f1c2d00"
+
+// newSSOFixture sets an account up through the services the configurator
+// pages call (the configurator's own browser test walks the pages).
+func newSSOFixture(t *testing.T, dbURL string, dns *testenv.DNSServer, nodes ...*apptest.Node) *ssoFixture {
+	t.Helper()
+	node := apptest.Start(t, dbURL, apptest.Options{Configure: func(c *app.Config) { c.DNSServer = dns.Addr }})
+	idpSrv := testenv.SAMLIdP(t, testenv.SAMLIdPOptions{Users: []testenv.IdPUser{
+		{Email: "ida.admin@corp.example", Name: "Ida Admin", ObjectID: "obj-ida", Groups: []string{adminsGroup, "other"}, Password: "idp-pass"},
+		{Email: "uma.user@corp.example", Name: "Uma User", ObjectID: "obj-uma", Groups: []string{"other"}, Password: "idp-pass"},
+	}})
+	ctx := context.Background()
+	admin := apptest.NewClient(t, node.URL)
+	admin.SignUp("owner@corp.example", pw, "Owner")
+	acct := admin.CreateAccount("Corp SSO Ltd")
+	owner, err := node.App.Accounts.PersonByEmail(ctx, "owner@corp.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := audit.Actor{Type: audit.ActorPerson, ID: owner.ID, Label: owner.Email}
+	_, key, err := node.App.License.Issue(ctx, license.IssueInput{Edition: "enterprise", Model: "mixed", Seats: 10, Term: license.Term{Years: 1}}, audit.System("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.App.License.RegisterKey(ctx, license.Caller{PersonID: owner.ID, AccountID: acct, Role: "admin"},
+		license.RegisterInput{Key: key}, actor); err != nil {
+		t.Fatal(err)
+	}
+	svc := node.App.IdP
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(svc.Start(ctx, acct, idp.ProviderOkta, owner.ID, actor))
+	d, err := svc.AddDomain(ctx, acct, "corp.example", actor)
+	must(err)
+	dns.SetTXT(t, d.TXTName, d.TXTValue)
+	d, err = svc.VerifyDomain(ctx, acct, d.ID, actor)
+	must(err)
+	if d.Status != idp.DomainVerified {
+		t.Fatalf("domain not verified: %+v", d)
+	}
+	must(svc.SetGroup(ctx, acct, idp.GroupAdmins, "GH Admins", adminsGroup, actor))
+	must(svc.SetGroup(ctx, acct, idp.GroupDesktopUsers, "Desktop Users", "desktop-users", actor))
+	_, err = svc.UploadMetadata(ctx, acct, idpSrv.MetadataXML(), actor)
+	must(err)
+	must(svc.SetSCIM(ctx, acct, false, actor))
+	for _, step := range []int{2, 4, 5, 6} {
+		must(svc.SetStepDone(ctx, acct, step, true, actor))
+	}
+	must(svc.SetBackupLogin(ctx, acct, owner.ID, actor))
+	must(svc.Activate(ctx, acct, actor))
+	idpSrv.TrustSP(t, node.URL+"/saml/"+acct+"/metadata")
+	return &ssoFixture{node: node, idp: idpSrv, account: acct, admin: admin}
+}
+
+// ssoSignIn runs an SP-initiated sign-in over HTTP: Gatehouse → IdP → ACS.
+// It returns the ACS's answer and the form that was posted.
+func (f *ssoFixture) ssoSignIn(t *testing.T, c *apptest.Client, email string) (*apptest.Response, string, url.Values) {
+	t.Helper()
+	r := c.Post("/sso", url.Values{"email": {email}}).Expect(t, http.StatusSeeOther)
+	if !strings.HasPrefix(r.Location, f.idp.SSOURL) {
+		t.Fatalf("redirected to %q, want the IdP", r.Location)
+	}
+	acs, form := f.idp.SignIn(t, c.HTTP, r.Location, email, "idp-pass")
+	return c.PostRaw(acs, form), acs, form
+}
+
+func TestSSOSignInWithIndependentIdP(t *testing.T) {
+	dns := testenv.DNS(t)
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		f := newSSOFixture(t, dbURL, dns)
+
+		// An admin in the IdP's admins group gets admin rights.
+		ida := apptest.NewClient(t, f.node.URL)
+		r, acs, form := f.ssoSignIn(t, ida, "Ida.Admin@corp.example")
+		r.Expect(t, http.StatusSeeOther)
+		if r.Location != "/accounts/"+f.account {
+			t.Fatalf("after SSO: %q", r.Location)
+		}
+		ida.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusOK)
+
+		// The same response posted again is refused (single-use request,
+		// replay cache), with a reference the admin can look up.
+		again := ida.PostRaw(acs, form).Expect(t, http.StatusForbidden)
+		ref := again.Text("code")
+		if ref == "" {
+			t.Fatal("no reference on the refusal page")
+		}
+
+		// A member not in the admins group is signed in without admin rights.
+		uma := apptest.NewClient(t, f.node.URL)
+		r, _, _ = f.ssoSignIn(t, uma, "uma.user@corp.example")
+		r.Expect(t, http.StatusSeeOther)
+		uma.Get("/accounts/" + f.account).Expect(t, http.StatusOK)
+		uma.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusForbidden)
+
+		// Ida leaves the admins group: at her next SSO sign-in rights are gone.
+		f.idp.SetUsers(t, []testenv.IdPUser{{Email: "ida.admin@corp.example", Name: "Ida Admin", ObjectID: "obj-ida", Groups: []string{"other"}, Password: "idp-pass"}})
+		ida2 := apptest.NewClient(t, f.node.URL)
+		f.ssoSignIn(t, ida2, "ida.admin@corp.example")
+		ida2.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusForbidden)
+
+		// The backup login keeps password admin rights; the audit log has
+		// the SSO events, and the failure is listed for admins.
+		audit := f.admin.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusOK)
+		for _, a := range []string{"member.joined_via_sso", "member.role_synced_from_idp"} {
+			apptest.MustContain(t, audit.Text("tbody"), a)
+		}
+		fails, err := f.node.App.SSO.RecentFailures(context.Background(), f.account, 10)
+		if err != nil || len(fails) == 0 || fails[0].Reference != ref {
+			t.Fatalf("recent failures %+v, %v; want reference %s", fails, err, ref)
+		}
+
+		// Unknown domains get a clear message and no redirect.
+		r = uma.Post("/sso", url.Values{"email": {"someone@elsewhere.example"}}).Expect(t, http.StatusUnprocessableEntity)
+		apptest.MustContain(t, r.Text("#e-email"), "not set up for elsewhere.example")
+		// The ACS refuses a GET with a page explaining how to sign in.
+		uma.Get(acs).Expect(t, http.StatusMethodNotAllowed)
+		// Garbage posted to the ACS is a 4xx with a reference, never a 5xx.
+		g := uma.PostRaw(acs, url.Values{"SAMLResponse": {"not base64 at all <xml>"}}).Expect(t, http.StatusForbidden)
+		apptest.MustContain(t, g.Text("main"), "Reference")
+	})
+}
+
+func TestSSOTwoNodesShareRequestsAndReplayCache(t *testing.T) {
+	dns := testenv.DNS(t)
+	dbURL := testenv.PostgresURL(t)
+	f := newSSOFixture(t, dbURL, dns)
+	nodeB := apptest.Start(t, dbURL, apptest.Options{Configure: func(c *app.Config) {
+		c.DNSServer = dns.Addr
+		c.PublicURL = f.node.URL // both nodes sit behind one public URL
+	}})
+	c := apptest.NewClient(t, f.node.URL)
+	r := c.Post("/sso", url.Values{"email": {"ida.admin@corp.example"}}).Expect(t, http.StatusSeeOther)
+	acs, form := f.idp.SignIn(t, c.HTTP, r.Location, "ida.admin@corp.example", "idp-pass")
+	// The IdP posts to node B (a load balancer's choice): accepted once.
+	bURL := strings.Replace(acs, f.node.URL, nodeB.URL, 1)
+	jarCookies(t, c, f.node.URL, nodeB.URL)
+	c.PostRaw(bURL, form).Expect(t, http.StatusSeeOther)
+	// Replayed to node A: refused.
+	c.PostRaw(acs, form).Expect(t, http.StatusForbidden)
+}
+
+// jarCookies copies the browser-binding cookie to the other node's host, as
+// one public hostname in front of both nodes would.
+func jarCookies(t *testing.T, c *apptest.Client, from, to string) {
+	t.Helper()
+	fu, _ := url.Parse(from + "/saml/")
+	tu, _ := url.Parse(to + "/saml/")
+	c.HTTP.Jar.SetCookies(tu, c.HTTP.Jar.Cookies(fu))
+}
+
+func TestBrowserSSOSignIn(t *testing.T) {
+	dns := testenv.DNS(t)
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		f := newSSOFixture(t, dbURL, dns)
+		b := testenv.Browser(t)
+		ctx, cancel := context.WithTimeout(b, 90*time.Second)
+		defer cancel()
+		run(t, ctx,
+			chromedp.Navigate(f.node.URL+"/signin"),
+			chromedp.Click(`//a[contains(., "Continue with SSO")]`),
+			chromedp.WaitVisible(chromedp.CSS("#f-email")),
+			chromedp.SendKeys(chromedp.CSS("#f-email"), "ida.admin@corp.example"),
+			chromedp.Submit(chromedp.CSS("#f-email")),
+			// At the independent IdP's sign-in page.
+			chromedp.WaitVisible(chromedp.CSS("#password")),
+			chromedp.SendKeys(chromedp.CSS("#email"), "ida.admin@corp.example"),
+			chromedp.SendKeys(chromedp.CSS("#password"), "idp-pass"),
+			chromedp.Click(chromedp.CSS("button[type=submit]")),
+			chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "Signed in with single sign-on")]`),
+		)
+		nav := get(t, ctx, chromedp.Text(chromedp.CSS("nav.side")))
+		apptest.MustContain(t, nav, "Audit log") // admin navigation
+		apptest.MustContain(t, nav, "Corp SSO Ltd")
+	})
+}
