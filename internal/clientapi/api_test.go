@@ -249,9 +249,16 @@ func TestActivationRateLimit(t *testing.T) {
 	db := testenv.SQLite(t)
 	e := newEnv(t, db, ratelimit.Limit{Max: 3, Window: time.Minute})
 	_, key := issue(t, e.svc, e.caller, license.IssueInput{Seats: 10})
-	for i := 0; i < 3; i++ {
+	// Successful activations do not count.
+	for i := 0; i < 5; i++ {
 		if status, body := e.raw(t, "POST", "/api/client/v1/activate", "application/json", deviceJSONBody(key)); status != 201 {
 			t.Fatalf("activation %d: %d %s", i, status, body)
+		}
+	}
+	// Wrong keys do: after 3 the address is blocked, even for a good key.
+	for i := 0; i < 3; i++ {
+		if status, body := e.raw(t, "POST", "/api/client/v1/activate", "application/json", deviceJSONBody(license.GenerateKey())); status != 400 {
+			t.Fatalf("wrong key %d: %d %s", i, status, body)
 		}
 	}
 	req, _ := http.NewRequest("POST", e.srv.URL+"/api/client/v1/activate", strings.NewReader(deviceJSONBody(key)))
@@ -262,6 +269,6 @@ func TestActivationRateLimit(t *testing.T) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("4th activation: %d", resp.StatusCode)
+		t.Fatalf("after 3 failures: %d", resp.StatusCode)
 	}
 }

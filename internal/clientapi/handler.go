@@ -43,8 +43,13 @@ const MaxBody = 64 << 10
 
 // Config tunes the handler.
 type Config struct {
-	// ActivationLimit limits activation attempts per source address
-	// (counters in the database, shared by every node). Max 0 disables it.
+	// ActivationLimit limits failed activation attempts per source address
+	// — wrong or unknown keys and codes, the signs of guessing — in the
+	// database, shared by every node; once over it, the address gets 429
+	// for any activation until the window ends. Successful activations and
+	// capacity refusals (no_free_seat, expired, suspended) are not counted:
+	// a whole office behind one address may activate at once, and counting
+	// them would cost a database write per activation. Max 0 disables it.
 	ActivationLimit ratelimit.Limit
 	// ClientIP returns the caller's address (the web package knows whether
 	// to trust X-Forwarded-For). Default: the connection's address.
@@ -52,9 +57,17 @@ type Config struct {
 	Log      *slog.Logger
 }
 
-// DefaultActivationLimit is generous: a whole office behind one NAT address
-// activating at once, or a load test, stays below it.
-var DefaultActivationLimit = ratelimit.Limit{Max: 6000, Window: time.Minute}
+// DefaultActivationLimit: 100 failed attempts per address in 15 minutes.
+// Keys and codes cannot be guessed (≥ 100 random bits) even without it; it
+// keeps scripted guessing and broken clients from hammering the database.
+var DefaultActivationLimit = ratelimit.Limit{Max: 100, Window: 15 * time.Minute}
+
+// countedFailures are the refusals that count against ActivationLimit.
+var countedFailures = map[string]bool{
+	license.CodeInvalidKey: true, license.CodeInvalidCode: true, license.CodeCodeUsed: true,
+	license.CodeCodeExpired: true, license.CodeCodeRevoked: true, license.CodeKeyNotRegistered: true,
+	license.CodeKeyDeleted: true,
+}
 
 // Handler serves the client API.
 type Handler struct {
@@ -320,15 +333,17 @@ func (h *Handler) respond(w http.ResponseWriter, status int, act *license.Activa
 }
 
 func (h *Handler) activate(w http.ResponseWriter, r *http.Request) {
-	if lim := h.cfg.ActivationLimit; lim.Max > 0 {
-		d, err := ratelimit.Hit(r.Context(), h.svc.DB, "client_activate:"+h.cfg.ClientIP(r), lim, time.Now())
+	lim := h.cfg.ActivationLimit
+	limitKey := "client_activate_failures:" + h.cfg.ClientIP(r)
+	if lim.Max > 0 {
+		d, err := ratelimit.Peek(r.Context(), h.svc.DB, limitKey, lim, time.Now())
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
 		if !d.Allowed {
 			w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfter.Seconds()+0.999)))
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many activation attempts from this address; try again later.")
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many failed activation attempts from this address; try again later.")
 			return
 		}
 	}
@@ -344,6 +359,12 @@ func (h *Handler) activate(w http.ResponseWriter, r *http.Request) {
 		Device: license.Device{HardwareUUID: req.Device.HardwareUUID, Serial: req.Device.Serial, ComputerName: req.Device.ComputerName,
 			MacOSUser: req.Device.MacOSUser, AppVersion: req.Device.AppVersion}})
 	if err != nil {
+		var de *license.DeviceError
+		if lim.Max > 0 && errors.As(err, &de) && countedFailures[de.Code] {
+			if _, herr := ratelimit.Hit(r.Context(), h.svc.DB, limitKey, lim, time.Now()); herr != nil {
+				h.cfg.Log.Error("client api: count failed activation", "err", herr)
+			}
+		}
 		h.fail(w, r, err)
 		return
 	}
