@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gatehouse/internal/audit"
@@ -242,7 +243,7 @@ func (s *Service) touch(ctx context.Context, accountID string) {
 // recordError keeps the last failed request for the activity panel.
 func (s *Service) recordError(ctx context.Context, accountID, msg string) {
 	if len(msg) > 500 {
-		msg = msg[:500]
+		msg = strings.ToValidUTF8(msg[:500], "")
 	}
 	now := s.now()
 	if _, err := s.DB.Exec(ctx, `INSERT INTO scim_settings (account_id, enabled, last_error, last_error_at) VALUES (?, ?, ?, ?)
