@@ -399,6 +399,7 @@ type deviceRow struct {
 	id, status string
 	dev        Device
 	lastCheck  store.Time
+	method     string
 }
 
 func (s *Service) deviceByCredential(ctx context.Context, q store.Querier, credential string) (*deviceRow, error) {
@@ -407,9 +408,9 @@ func (s *Service) deviceByCredential(ctx context.Context, q store.Querier, crede
 	}
 	d := &deviceRow{}
 	args := append(d.t.scanArgs(), &d.id, &d.status, &d.dev.HardwareUUID, &d.dev.Serial, &d.dev.ComputerName,
-		&d.dev.MacOSUser, &d.dev.AppVersion, &d.lastCheck)
+		&d.dev.MacOSUser, &d.dev.AppVersion, &d.lastCheck, &d.method)
 	err := q.QueryRow(ctx, `SELECT `+targetColumns+`, a.id, a.status, a.hardware_uuid, a.serial, a.computer_name, a.macos_user,
-		a.app_version, a.last_check_at
+		a.app_version, a.last_check_at, a.method
 		FROM license_activations a JOIN license_keys k ON k.id = a.key_id JOIN subscriptions s ON s.id = a.subscription_id
 		WHERE a.credential_hash = ?`, ids.Hash(credential)).Scan(args...)
 	if isNoRows(err) {
@@ -443,6 +444,9 @@ func (s *Service) Check(ctx context.Context, credential string, in CheckInput) (
 	}
 	now := s.now()
 	if d.status != "active" {
+		if d.method == MethodSSO { // "revoked" and why (peruser.go)
+			return nil, s.ssoCheck(ctx, s.DB, d.id, nil)
+		}
 		return nil, deviceErr(CodeDeactivated, "This computer's license was deactivated.")
 	}
 	if r := subscriptionRefusal(d.t.subStatus, d.t.endsAt, d.t.purgedAt, now); r != nil {
@@ -465,6 +469,11 @@ func (s *Service) Check(ctx context.Context, credential string, in CheckInput) (
 	}
 	act := &Activation{ActivationID: d.id}
 	act.Claims = s.claims(&d.t, d.id, d.dev, now)
+	if d.method == MethodSSO {
+		if r := s.ssoCheck(ctx, s.DB, d.id, &act.Claims); r != nil {
+			return nil, r
+		}
+	}
 	act.Certificate = sec.sign(act.Claims)
 	return act, nil
 }
@@ -516,12 +525,20 @@ func deactivateTx(ctx context.Context, tx *store.Tx, refs []actRef, by string, n
 			args = append(args, id)
 		}
 		res, err := tx.Exec(ctx, `UPDATE license_activations SET status = 'deactivated', deactivated_at = ?, deactivated_by = ?
-			WHERE key_id = ? AND id IN (`+placeholders(len(actIDs))+`) AND status = 'active'`, args...)
+			WHERE key_id = ? AND id IN (`+placeholders(len(actIDs))+`) AND status = 'active' AND method <> 'sso'`, args...)
 		if err != nil {
 			return 0, fmt.Errorf("deactivate: %w", err)
 		}
 		n64, _ := res.RowsAffected()
 		n := int(n64)
+		// SSO devices hold no seat of their own: a person's seat returns
+		// with their last device (peruser.go).
+		ssoDevices, userSeats, err := deactivateSSODevicesTx(ctx, tx, keyID, actIDs, by, now)
+		if err != nil {
+			return 0, err
+		}
+		total += n + ssoDevices
+		n += userSeats
 		if n == 0 {
 			continue
 		}
@@ -531,7 +548,6 @@ func deactivateTx(ctx context.Context, tx *store.Tx, refs []actRef, by string, n
 		if kind != KindReserved {
 			shared[subID] += n
 		}
-		total += n
 	}
 	subIDs := make([]string, 0, len(shared))
 	for id := range shared {

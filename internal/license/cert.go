@@ -28,6 +28,11 @@ type CertificateClaims struct {
 	Features       []string   `json:"features"`
 	IssuedAt       time.Time  `json:"issued_at"`
 	ValidUntil     time.Time  `json:"valid_until"`
+	// Per-user (SSO) activations name how they were made, the key the
+	// person's seat comes from and the person (peruser.go); empty otherwise.
+	Method  string `json:"method,omitempty"`
+	KeyName string `json:"key_name,omitempty"`
+	User    string `json:"user,omitempty"`
 }
 
 // CertDevice names the device a certificate was issued to.

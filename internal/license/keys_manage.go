@@ -442,12 +442,18 @@ func (s *Service) DeleteKey(ctx context.Context, caller Caller, keyID string, co
 			return fmt.Errorf("delete key: %w", err)
 		}
 		res, err := tx.Exec(ctx, `UPDATE license_activations SET status = 'deactivated', deactivated_at = ?, deactivated_by = 'key_deleted'
-			WHERE key_id = ? AND status = 'active'`, now, k.ID)
+			WHERE key_id = ? AND status = 'active' AND method <> 'sso'`, now, k.ID)
 		if err != nil {
 			return fmt.Errorf("delete key: deactivate computers: %w", err)
 		}
 		n, _ := res.RowsAffected()
-		deactivated = int(n)
+		// Per-user (SSO) seats count once per person, not per device (peruser.go).
+		ssoDevices, userSeats, err := releaseKeyUserSeatsTx(ctx, tx, k.ID, "key_deleted", now)
+		if err != nil {
+			return err
+		}
+		deactivated = int(n) + ssoDevices
+		n += int64(userSeats)
 		if _, err := tx.Exec(ctx, `UPDATE license_keys SET used = used - ? WHERE id = ?`, n, k.ID); err != nil {
 			return fmt.Errorf("delete key: %w", err)
 		}
@@ -464,7 +470,7 @@ func (s *Service) DeleteKey(ctx context.Context, caller Caller, keyID string, co
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: caller.AccountID, Action: "license.sublicense_deleted",
 			TargetType: "license_key", TargetID: k.ID, TargetLabel: keyLabel(k),
-			Before: map[string]any{"name": k.Name, "kind": kind, "seats": seats}, After: map[string]any{"computers_deactivated": n}})
+			Before: map[string]any{"name": k.Name, "kind": kind, "seats": seats}, After: map[string]any{"computers_deactivated": deactivated}})
 	})
 	return deactivated, err
 }

@@ -98,6 +98,9 @@ type Service struct {
 	Config        Config
 	CreateAccount AccountCreator
 	Hooks         Hooks
+	// RecordSSOFailure logs refused SSO activations for the admins
+	// (peruser_attempts.go); the app wires the sso package's failure list.
+	RecordSSOFailure SSOFailureRecorder
 
 	sec     secrets
 	batcher seatBatcher
