@@ -30,7 +30,7 @@ func TestJumpCloudTestConnectionAndSync(t *testing.T) {
 			t.Errorf("WWW-Authenticate: %q", r.header.Get("WWW-Authenticate"))
 		}
 		bad.token = ""
-		r = bad.must(401, bad.do("GET", "/Users", nil, "Authorization", "Basic dXNlcjpwYXNz"))
+		bad.must(401, bad.do("GET", "/Users", nil, "Authorization", "Basic dXNlcjpwYXNz"))
 
 		user := map[string]any{
 			"schemas":     []any{URNUser, URNEnterprise},
@@ -125,7 +125,7 @@ func TestPingProvisioning(t *testing.T) {
 			t.Errorf("lookup: %s", r)
 		}
 		// A userName with a quote and a backslash, escaped in the filter.
-		r = e.must(201, e.do("POST", "/Users", map[string]any{"schemas": []any{URNUser}, "userName": `o"brien\x@example.com`}))
+		e.must(201, e.do("POST", "/Users", map[string]any{"schemas": []any{URNUser}, "userName": `o"brien\x@example.com`}))
 		if r := lookup(`o\"brien\\x@example.com`); r.total() != 1 {
 			t.Errorf("escaped lookup: %s", r)
 		}
