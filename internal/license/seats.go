@@ -105,10 +105,93 @@ func (s *Service) drainSeats(ctx context.Context, keyID string) {
 // errRetry when the device turned out to hold a seat already). Lock order:
 // key row, subscription row, activation rows — the same as deactivation's
 // key-first order, so the two cannot deadlock.
+//
+// The common case — room for every request — costs three statements: the
+// key's and the subscription's counters go up by the whole batch with
+// conditional UPDATEs, then the activations are written. Only when either
+// UPDATE finds no room does it lock the rows, read what is free and grant
+// that many.
 func (s *Service) grantSeats(ctx context.Context, tx *store.Tx, t *target, reqs []*seatRequest, now time.Time) error {
 	if now.IsZero() {
 		now = s.now()
 	}
+	nowT := store.At(now)
+	// A device twice in the batch goes once; the other copy is retried as
+	// a re-activation after this transaction.
+	var cands []*seatRequest
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		if seen[r.dev.HardwareUUID] {
+			r.err = errRetry
+			continue
+		}
+		seen[r.dev.HardwareUUID] = true
+		cands = append(cands, r)
+	}
+	n := len(cands)
+	if n == 0 {
+		return nil
+	}
+	var kind string
+	err := tx.QueryRow(ctx, `UPDATE license_keys SET used = used + ?
+		WHERE id = ? AND deleted_at IS NULL AND (kind = 'primary' OR used + ? <= seats) RETURNING kind`, n, t.keyID, n).Scan(&kind)
+	if err != nil && !isNoRows(err) {
+		return fmt.Errorf("take seat: %w", err)
+	}
+	if err == nil && kind != KindReserved {
+		res, err := tx.Exec(ctx, `UPDATE subscriptions SET shared_used = shared_used + ?
+			WHERE id = ? AND reserved + shared_used + ? <= seats AND status = 'active' AND ends_at > ? AND purged_at IS NULL`,
+			n, t.subscriptionID, n, nowT)
+		if err != nil {
+			return fmt.Errorf("take seat: %w", err)
+		}
+		if k, _ := res.RowsAffected(); k != 1 {
+			// No room in the pool (or the subscription lapsed): undo the
+			// key's share and take the careful path.
+			if _, err := tx.Exec(ctx, `UPDATE license_keys SET used = used - ? WHERE id = ?`, n, t.keyID); err != nil {
+				return fmt.Errorf("take seat: %w", err)
+			}
+			kind = ""
+		}
+	}
+	if kind != "" { // room for all n
+		got, err := upsertActivations(ctx, tx, t, cands, nowT)
+		if err != nil {
+			return err
+		}
+		missing := 0
+		for _, r := range cands {
+			if id, ok := got[r.dev.HardwareUUID]; ok {
+				r.activationID = id
+			} else {
+				r.err = errRetry // already active: it takes no seat
+				missing++
+			}
+		}
+		return giveBack(ctx, tx, t, kind, missing)
+	}
+	return s.grantScarce(ctx, tx, t, cands, now)
+}
+
+// giveBack returns n seats counted for requests that did not need them.
+func giveBack(ctx context.Context, tx *store.Tx, t *target, kind string, n int) error {
+	if n == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE license_keys SET used = used - ? WHERE id = ?`, n, t.keyID); err != nil {
+		return fmt.Errorf("take seat: %w", err)
+	}
+	if kind != KindReserved {
+		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET shared_used = shared_used - ? WHERE id = ?`, n, t.subscriptionID); err != nil {
+			return fmt.Errorf("take seat: %w", err)
+		}
+	}
+	return nil
+}
+
+// grantScarce is grantSeats when seats may run out: lock the key and the
+// subscription, read what is free, grant that many in order.
+func (s *Service) grantScarce(ctx context.Context, tx *store.Tx, t *target, reqs []*seatRequest, now time.Time) error {
 	nowT := store.At(now)
 	refuseAll := func(e error) error {
 		for _, r := range reqs {
@@ -147,23 +230,8 @@ func (s *Service) grantSeats(ctx context.Context, tx *store.Tx, t *target, reqs 
 	granted := 0
 	pending := reqs
 	for len(pending) > 0 && granted < free {
-		// One multi-row upsert per round; a device twice in the batch goes
-		// once, the other copy is retried as a re-activation.
-		var round []*seatRequest
-		seen := map[string]bool{}
-		rest := pending[:0:0]
-		for _, r := range pending {
-			switch {
-			case seen[r.dev.HardwareUUID]:
-				r.err = errRetry
-			case len(round) < free-granted:
-				seen[r.dev.HardwareUUID] = true
-				round = append(round, r)
-			default:
-				rest = append(rest, r)
-			}
-		}
-		pending = rest
+		round := pending[:min(len(pending), free-granted)]
+		pending = pending[len(round):]
 		got, err := upsertActivations(ctx, tx, t, round, nowT)
 		if err != nil {
 			return err
