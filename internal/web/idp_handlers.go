@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gatehouse/internal/idp"
+	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
 )
 
@@ -26,6 +27,8 @@ type idpView struct {
 	NewToken   string
 	Overlaps   []overlapOption
 	Base       string // /accounts/{id}/idp
+	// Failures are the account's most recent refused SSO sign-ins.
+	Failures []sso.Failure
 }
 
 // IsOpen reports whether step n starts expanded.
@@ -113,6 +116,14 @@ func (p *idpPages) render(w http.ResponseWriter, r *http.Request, status int, fo
 		if _, set := form[k]; !set {
 			form.Set(k, d)
 		}
+	}
+	if p.s.ssoFailures != nil {
+		fails, err := p.s.ssoFailures(r.Context(), o.Integration.AccountID, 20)
+		if err != nil {
+			p.s.serverError(w, r, err)
+			return
+		}
+		v.Failures = fails
 	}
 	p.s.render(w, r, status, "idp_configurator", &Page{Title: "IdP Integration", Form: form, Errors: errs, Data: v})
 }

@@ -23,6 +23,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/ids"
+	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
 )
 
@@ -53,6 +54,7 @@ type Server struct {
 	dashboardCards []DashboardCard
 	licenseHolders account.ProductLicenseHolders
 	desktopSSO     DesktopSSO
+	ssoFailures    func(ctx context.Context, accountID string, limit int) ([]sso.Failure, error)
 }
 
 // DashboardCard is a box on the account dashboard provided by a feature.

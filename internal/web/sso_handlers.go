@@ -32,6 +32,7 @@ func (s *Server) SetDesktopSSO(f DesktopSSO) { s.desktopSSO = f }
 // SAML ACS and the SP metadata of each account.
 func SSORoutes(s *Server, svc *sso.Service) []Route {
 	h := &ssoHandlers{Server: s, svc: svc}
+	s.ssoFailures = svc.RecentFailures
 	return []Route{
 		{Method: "GET", Path: "/sso", Access: Public, Handler: http.HandlerFunc(h.form)},
 		{Method: "POST", Path: "/sso", Access: Public, Handler: http.HandlerFunc(h.begin)},
@@ -113,7 +114,7 @@ func (h *ssoHandlers) acs(w http.ResponseWriter, r *http.Request) {
 	id, err := h.svc.Complete(r.Context(), accountID, r.PostFormValue("SAMLResponse"), binding, ClientIP(r))
 	var se *sso.Error
 	if errors.As(err, &se) {
-		h.ssoRefused(w, r, se)
+		h.SSORefused(w, r, se)
 		return
 	} else if err != nil {
 		h.serverError(w, r, err)
@@ -141,9 +142,7 @@ func (h *ssoHandlers) acs(w http.ResponseWriter, r *http.Request) {
 }
 
 // SSORefused shows a person why SSO failed, with the reference admins look up.
-func (s *Server) SSORefused(w http.ResponseWriter, r *http.Request, se *sso.Error) { s.ssoRefused(w, r, se) }
-
-func (s *Server) ssoRefused(w http.ResponseWriter, r *http.Request, se *sso.Error) {
+func (s *Server) SSORefused(w http.ResponseWriter, r *http.Request, se *sso.Error) {
 	s.render(w, r, http.StatusForbidden, "sso_error", &Page{Title: "Single sign-on did not work", Data: se})
 }
 
