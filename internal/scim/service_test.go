@@ -397,3 +397,39 @@ func TestGroupMemberCountsAndLinking(t *testing.T) {
 		}
 	})
 }
+
+// POST /.search and attributes/excludedAttributes on write responses.
+func TestSearchAndProjectionOnWrites(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		e.svc.BaseURL = "https://gatehouse.example.com/scim/v2/"
+		r := e.must(201, e.do("POST", "/Users?attributes=userName", map[string]any{
+			"schemas": []any{URNUser}, "userName": "s@example.com", "displayName": "S", "title": "T",
+		}))
+		if len(r.body) != 3 || r.str("userName") != "s@example.com" || r.str("id") == "" {
+			t.Errorf("attributes on POST: %s", r)
+		}
+		if loc := r.header.Get("Location"); loc != "https://gatehouse.example.com/scim/v2/Users/"+r.str("id") {
+			t.Errorf("Location with BaseURL: %q", loc)
+		}
+		id := r.str("id")
+		r = e.must(200, e.do("PATCH", "/Users/"+id+"?excludedAttributes=title,meta", patchOps(op("replace", "title", "U"))))
+		if _, has := r.body["title"]; has || r.body["meta"] != nil || r.str("displayName") != "S" {
+			t.Errorf("excludedAttributes on PATCH: %s", r)
+		}
+		r = e.must(200, e.do("PUT", "/Users/"+id+"?attributes=title", map[string]any{"schemas": []any{URNUser}, "userName": "s@example.com", "title": "V"}))
+		if r.str("title") != "V" || r.str("userName") != "" {
+			t.Errorf("attributes on PUT: %s", r)
+		}
+		e.must(201, e.do("POST", "/Users", map[string]any{"schemas": []any{URNUser}, "userName": "t@example.com"}))
+		r = e.must(200, e.do("POST", "/Users/.search", map[string]any{
+			"schemas": []any{URNSearch}, "filter": `userName sw "s@" or userName sw "t@"`,
+			"attributes": []any{"userName"}, "sortBy": "userName", "sortOrder": "descending", "startIndex": 1, "count": 1,
+		}))
+		if r.total() != 2 || len(r.list()) != 1 || r.list()[0]["userName"] != "t@example.com" || len(r.list()[0]) != 3 {
+			t.Errorf(".search: %s", r)
+		}
+		e.scimType("invalidSyntax", e.must(400, e.do("POST", "/Users/.search", map[string]any{"filter": "userName pr"})))
+		e.must(200, e.do("POST", "/Groups/.search", map[string]any{"schemas": []any{URNSearch}}))
+	})
+}

@@ -28,7 +28,7 @@ type TokenInfo struct {
 // Activity is what the configurator shows about SCIM traffic.
 type Activity struct {
 	LastRequestAt time.Time // to within 10 seconds
-	LastError     string    // the last request that failed (4xx except 404, or 5xx)
+	LastError     string    // the last request that failed (4xx except 404 and 429, or 5xx)
 	LastErrorAt   time.Time
 	Users         int
 	ActiveUsers   int
