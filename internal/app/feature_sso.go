@@ -63,4 +63,3 @@ func (d ssoDirectory) Integration(ctx context.Context, accountID string) (sso.In
 }
 
 func (d ssoDirectory) SP(accountID string) saml.SPSettings { return d.idp.SPSettings(accountID) }
-
