@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,6 +27,26 @@ type ssoFixture struct {
 	idp     *testenv.SAMLIdPServer
 	account string
 	admin   *apptest.Client // the backup login (password)
+	// scimToken is the bearer token of the account's SCIM server.
+	scimToken string
+}
+
+// scim sends one SCIM request as the IdP would and returns the status and body.
+func (f *ssoFixture) scim(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.node.URL+"/scim/v2"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.scimToken)
+	req.Header.Set("Content-Type", "application/scim+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 const adminsGroup = "7f8e6a52-0c1d-4b59-9a55-5a0e3f1c2d00"
@@ -75,14 +97,15 @@ func newSSOFixture(t *testing.T, dbURL string, dns *testenv.DNSServer, nodes ...
 	must(svc.SetGroup(ctx, acct, idp.GroupDesktopUsers, "Desktop Users", "desktop-users", actor))
 	_, err = svc.UploadMetadata(ctx, acct, idpSrv.MetadataXML(), actor)
 	must(err)
-	must(svc.SetSCIM(ctx, acct, false, actor))
+	scimToken, err := svc.GenerateSCIMToken(ctx, acct, time.Hour, actor)
+	must(err)
 	for _, step := range []int{2, 4, 5, 6} {
 		must(svc.SetStepDone(ctx, acct, step, true, actor))
 	}
 	must(svc.SetBackupLogin(ctx, acct, owner.ID, actor))
 	must(svc.Activate(ctx, acct, actor))
 	idpSrv.TrustSP(t, node.URL+"/saml/"+acct+"/metadata")
-	return &ssoFixture{node: node, idp: idpSrv, account: acct, admin: admin}
+	return &ssoFixture{node: node, idp: idpSrv, account: acct, admin: admin, scimToken: scimToken}
 }
 
 // ssoSignIn runs an SP-initiated sign-in over HTTP: Gatehouse → IdP → ACS.
@@ -205,5 +228,47 @@ func TestBrowserSSOSignIn(t *testing.T) {
 		nav := get(t, ctx, chromedp.Text(chromedp.CSS("nav.side")))
 		apptest.MustContain(t, nav, "Audit log") // admin navigation
 		apptest.MustContain(t, nav, "Corp SSO Ltd")
+	})
+}
+
+// TestSCIMDeactivationEndsSSOSession: an employee provisioned over SCIM signs
+// in with SSO; when the IdP deactivates them, their next request is signed
+// out, and a new SSO sign-in is refused with the reason.
+func TestSCIMDeactivationEndsSSOSession(t *testing.T) {
+	dns := testenv.DNS(t)
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		f := newSSOFixture(t, dbURL, dns)
+		status, body := f.scim(t, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+			"userName":"uma.user@corp.example","externalId":"obj-uma","active":true,
+			"name":{"givenName":"Uma","familyName":"User"},"emails":[{"value":"uma.user@corp.example","type":"work","primary":true}]}`)
+		if status != http.StatusCreated {
+			t.Fatalf("SCIM create: %d %s", status, body)
+		}
+		var created struct{ ID string }
+		if err := json.Unmarshal([]byte(body), &created); err != nil || created.ID == "" {
+			t.Fatalf("SCIM create body: %s", body)
+		}
+
+		uma := apptest.NewClient(t, f.node.URL)
+		f.ssoSignIn(t, uma, "uma.user@corp.example")
+		uma.Get("/accounts/"+f.account).Expect(t, http.StatusOK)
+
+		// Entra deactivates with a string boolean.
+		status, body = f.scim(t, "PATCH", "/Users/"+created.ID, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+			"Operations":[{"op":"Replace","path":"active","value":"False"}]}`)
+		if status != http.StatusOK {
+			t.Fatalf("SCIM deactivate: %d %s", status, body)
+		}
+		r := uma.Get("/accounts/"+f.account).Expect(t, http.StatusSeeOther)
+		if !strings.HasPrefix(r.Location, "/signin") {
+			t.Fatalf("after IdP deactivation: redirected to %q", r.Location)
+		}
+		again := apptest.NewClient(t, f.node.URL)
+		r, _, _ = f.ssoSignIn(t, again, "uma.user@corp.example")
+		r.Expect(t, http.StatusForbidden)
+		apptest.MustContain(t, r.Text("main"), "deactivated in your organization's identity provider")
+
+		audit := f.admin.Get("/accounts/"+f.account+"/audit?action=member.sessions_ended_by_idp").Expect(t, http.StatusOK)
+		apptest.MustContain(t, audit.Text("tbody"), "member.sessions_ended_by_idp")
 	})
 }
