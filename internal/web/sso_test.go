@@ -272,3 +272,38 @@ func TestSCIMDeactivationEndsSSOSession(t *testing.T) {
 		apptest.MustContain(t, audit.Text("tbody"), "member.sessions_ended_by_idp")
 	})
 }
+
+// TestSCIMAdminsGroupRemovalDropsAdminRights: removing a signed-in admin
+// from the IdP's admins group over SCIM ends their admin rights at once.
+func TestSCIMAdminsGroupRemovalDropsAdminRights(t *testing.T) {
+	dns := testenv.DNS(t)
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		f := newSSOFixture(t, dbURL, dns)
+		status, body := f.scim(t, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+			"userName":"ida.admin@corp.example","externalId":"obj-ida","active":true}`)
+		if status != http.StatusCreated {
+			t.Fatalf("SCIM create user: %d %s", status, body)
+		}
+		var user struct{ ID string }
+		_ = json.Unmarshal([]byte(body), &user)
+		status, body = f.scim(t, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+			"displayName":"GH Admins","externalId":"`+adminsGroup+`","members":[{"value":"`+user.ID+`"}]}`)
+		if status != http.StatusCreated {
+			t.Fatalf("SCIM create group: %d %s", status, body)
+		}
+		var group struct{ ID string }
+		_ = json.Unmarshal([]byte(body), &group)
+
+		ida := apptest.NewClient(t, f.node.URL)
+		f.ssoSignIn(t, ida, "ida.admin@corp.example")
+		ida.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusOK)
+
+		status, body = f.scim(t, "PATCH", "/Groups/"+group.ID, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+			"Operations":[{"op":"Remove","path":"members[value eq \"`+user.ID+`\"]"}]}`)
+		if status != http.StatusNoContent && status != http.StatusOK {
+			t.Fatalf("SCIM remove member: %d %s", status, body)
+		}
+		ida.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusForbidden)
+		ida.Get("/accounts/" + f.account).Expect(t, http.StatusOK) // still a member
+	})
+}
