@@ -296,14 +296,14 @@ func TestSCIMAdminsGroupRemovalDropsAdminRights(t *testing.T) {
 
 		ida := apptest.NewClient(t, f.node.URL)
 		f.ssoSignIn(t, ida, "ida.admin@corp.example")
-		ida.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusOK)
+		ida.Get("/accounts/"+f.account+"/audit").Expect(t, http.StatusOK)
 
 		status, body = f.scim(t, "PATCH", "/Groups/"+group.ID, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
 			"Operations":[{"op":"Remove","path":"members[value eq \"`+user.ID+`\"]"}]}`)
 		if status != http.StatusNoContent && status != http.StatusOK {
 			t.Fatalf("SCIM remove member: %d %s", status, body)
 		}
-		ida.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusForbidden)
-		ida.Get("/accounts/" + f.account).Expect(t, http.StatusOK) // still a member
+		ida.Get("/accounts/"+f.account+"/audit").Expect(t, http.StatusForbidden)
+		ida.Get("/accounts/"+f.account).Expect(t, http.StatusOK) // still a member
 	})
 }
