@@ -266,6 +266,9 @@ func (s *Service) CreateSublicense(ctx context.Context, caller Caller, subscript
 		if _, err := tx.Exec(ctx, `INSERT INTO license_keys (id, subscription_id, account_id, kind, name, key_hash, key_last, key_sealed, seats, used, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`, k.ID, sub.ID, caller.AccountID, k.Kind, k.Name, hash, k.Last,
 			sec.seal("license_key:"+hash, plain), k.Seats, k.CreatedAt); err != nil {
+			if store.IsUniqueViolation(err) {
+				return nameTaken(in.Name)
+			}
 			return fmt.Errorf("create sublicense key: %w", err)
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: caller.AccountID, Action: "license.sublicense_created",
@@ -279,6 +282,10 @@ func (s *Service) CreateSublicense(ctx context.Context, caller Caller, subscript
 }
 
 var errNoRoom = errors.New("no room for the seats in the subscription")
+
+func nameTaken(name string) error {
+	return fieldErr("name", "This subscription already has a key named %s; choose another name.", name)
+}
 
 // moveSeats changes a subscription's reserved and shared_used counters by
 // dReserved and dShared in one conditional UPDATE that keeps invariant (I1).
@@ -327,6 +334,9 @@ func (s *Service) UpdateKey(ctx context.Context, caller Caller, keyID string, in
 				return err
 			}
 			if _, err := tx.Exec(ctx, `UPDATE license_keys SET name = ? WHERE id = ?`, in.Name, k.ID); err != nil {
+				if store.IsUniqueViolation(err) {
+					return nameTaken(in.Name)
+				}
 				return fmt.Errorf("rename key: %w", err)
 			}
 			k.Name = in.Name
@@ -346,7 +356,9 @@ func (s *Service) UpdateKey(ctx context.Context, caller Caller, keyID string, in
 		err = tx.QueryRow(ctx, `UPDATE license_keys SET name = ?, kind = ?, seats = ?
 			WHERE id = ? AND kind = ? AND seats = ? AND deleted_at IS NULL AND used <= ? RETURNING used`,
 			in.Name, in.Kind, in.Seats, k.ID, k.Kind, k.Seats, in.Seats).Scan(&used)
-		if isNoRows(err) {
+		if store.IsUniqueViolation(err) {
+			return nameTaken(in.Name)
+		} else if isNoRows(err) {
 			cur, gerr := getKey(ctx, tx, caller.AccountID, keyID)
 			if gerr != nil {
 				return gerr

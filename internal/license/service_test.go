@@ -253,6 +253,13 @@ func TestSeatRules(t *testing.T) {
 		}
 		_, _, err = s.CreateSublicense(ctx, a, sub.ID, KeyInput{Name: "", Kind: "dynamic", Seats: 3}, testActor)
 		wantField(t, err, "name")
+		// A form sent twice does not make two keys of one name.
+		_, _, err = s.CreateSublicense(ctx, a, sub.ID, KeyInput{Name: "contractors", Kind: "dynamic", Seats: 1}, testActor)
+		if fe := wantField(t, err, "name"); !strings.Contains(fe.Message, "already has a key named") {
+			t.Fatalf("duplicate name: %q", fe.Message)
+		}
+		_, err = s.UpdateKey(ctx, a, res4.ID, KeyInput{Name: "Contractors", Kind: "reserved", Seats: 4}, testActor)
+		wantField(t, err, "name")
 		_, _, err = s.CreateSublicense(ctx, a, sub.ID, KeyInput{Name: "x", Kind: "floating", Seats: 3}, testActor)
 		wantField(t, err, "kind")
 
