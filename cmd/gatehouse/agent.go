@@ -25,6 +25,7 @@ activation certificate) in --dir.
 
 Actions:
   activate   --key KEY | --code CODE   activate this (simulated) computer
+  activate   --sso EMAIL               activate with the company sign-in (prints the URL to open)
   check                                re-check the license, get a fresh certificate
   deactivate                           give the seat back
   status                               show the local state (no network)
@@ -59,6 +60,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "activate":
 		fs.StringVar(&key, "key", "", "license key")
 		fs.StringVar(&code, "code", "", "invitation activation code")
+		ssoFlags(fs) // --sso EMAIL (agent_sso.go)
 	case "verify":
 		fs.StringVar(&pubFile, "public-key", "", "PEM file of the activation key (default: the one fetched at activation)")
 	case "check", "deactivate", "status":
@@ -84,8 +86,11 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	switch action {
 	case "activate":
+		if ssoEmail(fs) != "" && key == "" && code == "" {
+			return agentActivateSSO(ctx, fs, c, st, *dir, base, stdout)
+		}
 		if (key == "") == (code == "") {
-			fmt.Fprintln(stderr, "gatehouse agent activate: give --key or --code")
+			fmt.Fprintln(stderr, "gatehouse agent activate: give --key, --code or --sso")
 			return errUsage
 		}
 		act, err := c.Activate(ctx, key, code, st.Device)
@@ -208,7 +213,7 @@ func agentErr(st *agent.State, dir string, err error) error {
 		return err
 	}
 	switch ae.Code {
-	case "deactivated", "expired", "suspended", "key_deleted":
+	case "deactivated", "expired", "suspended", "key_deleted", "revoked":
 		st.Status = ae.Code
 		st.Certificate = nil
 	}

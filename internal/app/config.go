@@ -29,6 +29,9 @@ type Config struct {
 	DNSServer    string
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
+	// DownloadURL is the Desktop installer /download redirects to ("": a
+	// page explaining the installation).
+	DownloadURL string
 }
 
 // Flags registers the serve flags on fs, with defaults taken from the
@@ -47,6 +50,7 @@ func Flags(fs *flag.FlagSet) *Config {
 	fs.StringVar(&c.MailFrom, "mail-from", Env("mail-from", "Gatehouse <no-reply@gatehouse.invalid>"), "sender address of outgoing email")
 	fs.DurationVar(&c.MailInterval, "mail-interval", EnvDuration("mail-interval", 5*time.Second), "how often queued email is delivered (with --smtp-url)")
 	fs.StringVar(&c.DNSServer, "dns-server", Env("dns-server", ""), "DNS server (host:port) for domain verification (default: the system resolver)")
+	fs.StringVar(&c.DownloadURL, "download-url", Env("download-url", ""), "Desktop installer that /download redirects to, with experience= and code= added (default: a page explaining the installation)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", EnvDuration("shutdown-timeout", 20*time.Second), "how long in-flight requests may take to finish on shutdown")
 	return c
 }
@@ -66,6 +70,9 @@ func (c *Config) Normalize() error {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		return fmt.Errorf("--public-url must start with http:// or https://, got %q", c.PublicURL)
+	}
+	if c.DownloadURL != "" && !strings.HasPrefix(c.DownloadURL, "https://") && !strings.HasPrefix(c.DownloadURL, "http://") {
+		return fmt.Errorf("--download-url must start with https:// or http://, got %q", c.DownloadURL)
 	}
 	switch c.LogFormat {
 	case "text", "json":

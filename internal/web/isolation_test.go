@@ -72,6 +72,9 @@ func TestTenantIsolationRouteWalk(t *testing.T) {
 		for k, v := range licensing {
 			objects[k] = v
 		}
+		for k, v := range ssoActivationIsolationFixture(t, node, alice, acctA, objects["person"], secret) {
+			objects[k] = v
+		}
 
 		bob := apptest.NewClient(t, node.URL)
 		bob.SignUp("bob@beta.example", pw, "Bob")
