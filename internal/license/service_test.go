@@ -497,13 +497,17 @@ func TestActivationReasons(t *testing.T) {
 		if _, err := s.Resume(ctx, key, op); err != nil {
 			t.Fatal(err)
 		}
-		chk, err := s.Check(ctx, again.Credential, CheckInput{AppVersion: "26.2.0"})
-		if err != nil {
+		if _, err := s.Check(ctx, again.Credential, CheckInput{AppVersion: "26.2.0"}); err != nil {
 			t.Fatal(err)
+		}
+		var version string
+		db.Writer().QueryRow(ctx, `SELECT app_version FROM license_activations WHERE id = ?`, again.ActivationID).Scan(&version)
+		if version != "26.2.0" {
+			t.Fatalf("app version after check: %q", version)
 		}
 		// The certificate never outlives the subscription.
 		clk.add(5 * 24 * time.Hour)
-		chk, err = s.Check(ctx, again.Credential, CheckInput{})
+		chk, err := s.Check(ctx, again.Credential, CheckInput{})
 		if err != nil || !chk.Claims.ValidUntil.Equal(sub.EndsAt.Time.Truncate(time.Second)) {
 			t.Fatalf("valid until %v, subscription ends %v (%v)", chk.Claims.ValidUntil, sub.EndsAt, err)
 		}
