@@ -2,9 +2,11 @@ package saml
 
 import (
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +21,9 @@ const maxMetadataSize = 1 << 20
 // ParseIdPMetadata reads an IdP's metadata XML: an EntityDescriptor, or an
 // EntitiesDescriptor holding exactly one identity provider. It takes the
 // entityID, the SingleSignOnService (HTTP-Redirect preferred, else
-// HTTP-POST) and every certificate of a KeyDescriptor with use="signing" or
-// no use. Errors are sentences an admin can act on.
+// HTTP-POST), WantAuthnRequestsSigned and every certificate of a
+// KeyDescriptor with use="signing" or no use. Errors are sentences an admin
+// can act on.
 func ParseIdPMetadata(xml []byte) (IdPSettings, error) {
 	return parseIdPMetadataAt(xml, time.Now())
 }
@@ -84,6 +87,14 @@ func parseIdPMetadataAt(raw []byte, now time.Time) (IdPSettings, error) {
 	desc := descs[0]
 	if !strings.Contains(attr(desc, "protocolSupportEnumeration"), nsProtocol) {
 		return idp, fmt.Errorf("the IdP does not declare SAML 2.0 support (protocolSupportEnumeration %q lacks %q)", attr(desc, "protocolSupportEnumeration"), nsProtocol)
+	}
+	// xs:boolean, absent = false (SAML metadata §2.4.3).
+	switch v := strings.TrimSpace(attr(desc, "WantAuthnRequestsSigned")); v {
+	case "", "false", "0":
+	case "true", "1":
+		idp.WantAuthnRequestsSigned = true
+	default:
+		return idp, fmt.Errorf("the IDPSSODescriptor's WantAuthnRequestsSigned is %.40q, not true or false", v)
 	}
 
 	var redirect, post string
@@ -180,7 +191,9 @@ func checkURL(s string) error {
 }
 
 // SPMetadata renders our service provider metadata for one account: the
-// IdP admin uploads it (or copies entity ID and ACS URL from it).
+// IdP admin uploads it (or copies entity ID and ACS URL from it). With a
+// SigningCert it lists that certificate as the SP's signing key, and states
+// AuthnRequestsSigned="true" when sp.AuthnRequestsSigned.
 func SPMetadata(sp SPSettings) []byte {
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
@@ -188,9 +201,18 @@ func SPMetadata(sp SPSettings) []byte {
 	ed.CreateAttr("xmlns:md", nsMetadata)
 	ed.CreateAttr("entityID", sp.EntityID)
 	sd := ed.CreateElement("md:SPSSODescriptor")
-	sd.CreateAttr("AuthnRequestsSigned", "false")
+	sd.CreateAttr("AuthnRequestsSigned", strconv.FormatBool(sp.AuthnRequestsSigned && sp.SigningCert != nil))
 	sd.CreateAttr("WantAssertionsSigned", "true")
 	sd.CreateAttr("protocolSupportEnumeration", nsProtocol)
+	if sp.SigningCert != nil {
+		// Schema order: KeyDescriptor before NameIDFormat.
+		kd := sd.CreateElement("md:KeyDescriptor")
+		kd.CreateAttr("use", "signing")
+		ki := kd.CreateElement("ds:KeyInfo")
+		ki.CreateAttr("xmlns:ds", nsDSig)
+		ki.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
+			SetText(base64.StdEncoding.EncodeToString(sp.SigningCert.Raw))
+	}
 	for _, f := range []string{NameIDFormatEmail, NameIDFormatPersistent, NameIDFormatUnspecified} {
 		sd.CreateElement("md:NameIDFormat").SetText(f)
 	}

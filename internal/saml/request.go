@@ -20,6 +20,8 @@ import (
 // StartLogin creates an AuthnRequest for accountID, stores it server-side
 // (so whichever node receives the IdP's POST can match it) and returns the
 // URL to send the browser to (HTTP-Redirect binding) with the request's ID.
+// When the IdP wants signed requests the URL carries SigAlg (RSA-SHA256) and
+// Signature as SAML bindings §3.4.4.1 describes.
 //
 // attemptRef is opaque to this package (e.g. an SSO-activation attempt id)
 // and comes back in the Assertion. browserBinding is a random value the
@@ -31,14 +33,25 @@ func (s *Service) StartLogin(ctx context.Context, accountID string, sp SPSetting
 	if idp.SSOBinding == SSOBindingPOST {
 		return "", "", errors.New("saml: the IdP only accepts HTTP-POST AuthnRequests; use StartLoginPOST")
 	}
+	gsp, err := s.signingSP(idp)
+	if err != nil {
+		return "", "", err
+	}
 	doc, requestID, relayState, err := s.newRequest(ctx, accountID, sp, idp, purpose, attemptRef, browserBinding)
 	if err != nil {
 		return "", "", err
 	}
-	gsp := &saml2.SAMLServiceProvider{IdentityProviderSSOURL: idp.SSOURL}
+	// When signing, gosaml2 adds SigAlg and Signature over
+	// "SAMLRequest=…&RelayState=…&SigAlg=…" built from the same
+	// url.QueryEscape'd values the URL carries (SAML bindings §3.4.4.1).
 	redirectURL, err = gsp.BuildAuthURLRedirect(relayState, doc)
 	if err != nil {
 		return "", "", fmt.Errorf("saml: build redirect URL: %w", err)
+	}
+	if idp.WantAuthnRequestsSigned {
+		if err := checkRedirectSignature(redirectURL); err != nil {
+			return "", "", err
+		}
 	}
 	return redirectURL, requestID, nil
 }
@@ -52,12 +65,23 @@ type POSTForm struct {
 }
 
 // StartLoginPOST is StartLogin for IdPs whose metadata offers only the
-// HTTP-POST binding for SingleSignOnService.
+// HTTP-POST binding for SingleSignOnService. When the IdP wants signed
+// requests the AuthnRequest carries an enveloped XML signature.
 func (s *Service) StartLoginPOST(ctx context.Context, accountID string, sp SPSettings, idp IdPSettings,
 	purpose, attemptRef, browserBinding string) (form POSTForm, requestID string, err error) {
+	gsp, err := s.signingSP(idp)
+	if err != nil {
+		return POSTForm{}, "", err
+	}
 	doc, requestID, relayState, err := s.newRequest(ctx, accountID, sp, idp, purpose, attemptRef, browserBinding)
 	if err != nil {
 		return POSTForm{}, "", err
+	}
+	if idp.WantAuthnRequestsSigned {
+		// Signed after newRequest set the ID the signature references.
+		if err := signPOST(gsp, doc); err != nil {
+			return POSTForm{}, "", err
+		}
 	}
 	xml, err := doc.WriteToBytes()
 	if err != nil {

@@ -15,7 +15,8 @@
 //
 // Wiring (the HTTP layer lives elsewhere):
 //
-//	svc := &saml.Service{DB: db}
+//	key, cert, err := saml.EnsureSigningCredential(ctx, db) // once per deployment, shared by nodes
+//	svc := &saml.Service{DB: db, SigningKey: key, SigningCert: cert}
 //	// "Continue with SSO": a random cookie value binds the sign-in to this browser.
 //	cookie := ids.Secret(32)
 //	url, requestID, err := svc.StartLogin(ctx, accountID, sp, idp, saml.PurposePortal, attemptID, cookie)
@@ -31,6 +32,7 @@
 package saml
 
 import (
+	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
 	"time"
@@ -77,12 +79,24 @@ type IdPSettings struct {
 	SSOURL       string
 	Certificates []*x509.Certificate // any of them may sign
 	SSOBinding   string              // SSOBindingRedirect or SSOBindingPOST
+	// WantAuthnRequestsSigned: the IdP requires signed AuthnRequests (its
+	// metadata's IDPSSODescriptor WantAuthnRequestsSigned="true"); they are
+	// then signed with Service.SigningKey.
+	WantAuthnRequestsSigned bool
 }
 
 // SPSettings names our side for one business account.
 type SPSettings struct {
 	EntityID string
 	ACSURL   string
+	// SigningCert is published in the SP metadata as the key that signs
+	// our AuthnRequests (KeyDescriptor use="signing"); nil publishes none.
+	SigningCert *x509.Certificate
+	// AuthnRequestsSigned is what the metadata states: true only when this
+	// account's AuthnRequests are signed, i.e. its IdP wants them signed
+	// (some IdPs, e.g. Shibboleth, require signatures from an SP whose
+	// metadata says true).
+	AuthnRequestsSigned bool
 }
 
 // Service stores AuthnRequests and validates Responses. All state lives in
@@ -92,6 +106,11 @@ type Service struct {
 	Now        func() time.Time // default time.Now
 	ClockSkew  time.Duration    // tolerance on every time check; default 3m
 	RequestTTL time.Duration    // how long an AuthnRequest may be answered; default 10m
+	// SigningKey and SigningCert sign the AuthnRequests of IdPs that want
+	// them signed (RSA-SHA256; see EnsureSigningCredential). Without them
+	// a sign-in at such an IdP fails to start.
+	SigningKey  *rsa.PrivateKey
+	SigningCert *x509.Certificate
 }
 
 const (
