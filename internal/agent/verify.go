@@ -30,6 +30,9 @@ type Claims struct {
 	Features       []string  `json:"features"`
 	IssuedAt       time.Time `json:"issued_at"`
 	ValidUntil     time.Time `json:"valid_until"`
+	Method         string    `json:"method"`   // key, invitation or sso
+	KeyName        string    `json:"key_name"` // per-user (SSO) activations
+	User           string    `json:"user"`     // per-user (SSO) activations
 }
 
 // Verification errors.

@@ -52,7 +52,7 @@ func TestActivationLifecycle(t *testing.T) {
 			t.Fatalf("raw key %v", err)
 		}
 		claims, err := agent.Verify(act.Certificate, pk, dev.HardwareUUID, time.Now())
-		if err != nil || claims.ActivationID != act.ActivationID || claims.Device.Serial != dev.Serial || claims.Edition != "enterprise" ||
+		if err != nil || claims.ActivationID != act.ActivationID || claims.Device.Serial != dev.Serial || claims.Edition != "enterprise" || claims.Method != "key" ||
 			len(claims.Features) == 0 || !claims.ValidUntil.Equal(act.ValidUntil) {
 			t.Fatalf("claims %+v %v", claims, err)
 		}

@@ -301,6 +301,7 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*Activation, 
 		}
 		act.Credential = credential
 		act.Claims = s.claims(t, act.ActivationID, dev, now)
+		act.Claims.Method = method
 		act.Certificate = sec.sign(act.Claims)
 		return act, nil
 	}
@@ -472,6 +473,7 @@ func (s *Service) Check(ctx context.Context, credential string, in CheckInput) (
 	}
 	act := &Activation{ActivationID: d.id}
 	act.Claims = s.claims(&d.t, d.id, d.dev, now)
+	act.Claims.Method = d.method
 	if d.method == MethodSSO {
 		if r := s.ssoCheck(ctx, s.DB, d.id, &act.Claims); r != nil {
 			return nil, r

@@ -28,8 +28,9 @@ type CertificateClaims struct {
 	Features       []string   `json:"features"`
 	IssuedAt       time.Time  `json:"issued_at"`
 	ValidUntil     time.Time  `json:"valid_until"`
-	// Per-user (SSO) activations name how they were made, the key the
-	// person's seat comes from and the person (peruser.go); empty otherwise.
+	// Method is how the computer was activated: key, invitation or sso.
+	// Per-user (SSO) activations also name the key the person's seat comes
+	// from and the person (peruser.go); those two are empty otherwise.
 	Method  string `json:"method,omitempty"`
 	KeyName string `json:"key_name,omitempty"`
 	User    string `json:"user,omitempty"`

@@ -468,7 +468,7 @@ func TestActivationReasons(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if act.Reactivated || act.Credential == "" || act.Claims.Device.HardwareUUID != strings.ToUpper(dev.HardwareUUID) {
+		if act.Reactivated || act.Credential == "" || act.Claims.Device.HardwareUUID != strings.ToUpper(dev.HardwareUUID) || act.Claims.Method != MethodKey {
 			t.Fatalf("activation %+v", act)
 		}
 		if want := clk.t.Add(7 * 24 * time.Hour).Truncate(time.Second); !act.Claims.ValidUntil.Equal(want) {
