@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"gatehouse/internal/store"
 )
@@ -29,6 +30,7 @@ const (
 // secrets holds the keys loaded from settings.
 type secrets struct {
 	mu      sync.Mutex
+	ready   atomic.Bool // set once the fields below are filled; then read-only
 	loaded  bool
 	signKey ed25519.PrivateKey
 	keyID   string
@@ -37,6 +39,9 @@ type secrets struct {
 
 func (s *Service) loadSecrets(ctx context.Context) (*secrets, error) {
 	sec := &s.sec
+	if sec.ready.Load() { // every check and activation passes here
+		return sec, nil
+	}
 	sec.mu.Lock()
 	defer sec.mu.Unlock()
 	if sec.loaded {
@@ -82,6 +87,7 @@ func (s *Service) loadSecrets(ctx context.Context) (*secrets, error) {
 	sec.keyID = publicKeyID(sec.signKey.Public().(ed25519.PublicKey))
 	sec.aead = aead
 	sec.loaded = true
+	sec.ready.Store(true)
 	return sec, nil
 }
 
