@@ -256,7 +256,7 @@ func (h *SSOHandler) redeem(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", `Fields "attempt_id" and "code_verifier" are required.`)
 		return
 	}
-	act, a, err := h.svc.RedeemSSOActivation(r.Context(), req.AttemptID, req.CodeVerifier)
+	act, a, err := h.svc.RedeemSSOActivation(r.Context(), req.AttemptID, req.CodeVerifier, h.cfg.ClientIP(r))
 	if errors.Is(err, license.ErrSSOPending) && h.cfg.Pending != nil {
 		if rf := h.cfg.Pending(r.Context(), a); rf != nil {
 			rf, err = h.svc.RefuseSSOAttempt(r.Context(), a, rf, h.cfg.ClientIP(r))

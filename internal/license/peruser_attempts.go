@@ -369,10 +369,10 @@ var ErrSSOPending = errors.New("the sign-in is not finished yet")
 
 // RedeemSSOActivation gives the installation that started attempt (proved
 // by the code verifier) its device credential and certificate, once. It
-// returns ErrSSOPending while the person has not signed in, the attempt's
-// *SSORefusal when it was refused, and a *DeviceError for a wrong verifier,
-// an unknown, expired or used attempt.
-func (s *Service) RedeemSSOActivation(ctx context.Context, attemptID, verifier string) (*Activation, *SSOAttempt, error) {
+// returns ErrSSOPending while the person has not signed in, an *SSORefusal
+// when the attempt was refused or the verifier is wrong, and a *DeviceError
+// for an unknown, expired or used attempt.
+func (s *Service) RedeemSSOActivation(ctx context.Context, attemptID, verifier, ip string) (*Activation, *SSOAttempt, error) {
 	if !validVerifier(verifier) {
 		return nil, nil, deviceErr(CodeInvalidRequest, "code_verifier must be 43 to 128 characters of A–Z, a–z, 0–9, -, ., _ and ~.")
 	}
@@ -383,7 +383,11 @@ func (s *Service) RedeemSSOActivation(ctx context.Context, attemptID, verifier s
 		return nil, nil, err
 	}
 	if subtle.ConstantTimeCompare([]byte(ChallengeOf(verifier)), []byte(challenge)) != 1 {
-		return nil, nil, deviceErr(CodeInvalidVerifier, "The code verifier does not match this attempt's challenge: only the installation that started the activation can finish it.")
+		// Logged for the admins: either a broken client or someone who
+		// learned the attempt's address trying to take its credential.
+		return nil, nil, &SSORefusal{Code: CodeInvalidVerifier,
+			Message:   "The code verifier does not match this attempt's challenge: only the installation that started the activation can finish it.",
+			Reference: s.recordFailure(ctx, a.AccountID, CodeInvalidVerifier, "redeem with a wrong code verifier for the attempt of "+a.Device.ComputerName, a.Email, ip)}
 	}
 	now := s.now()
 	switch a.State {
@@ -394,7 +398,7 @@ func (s *Service) RedeemSSOActivation(ctx context.Context, attemptID, verifier s
 	case AttemptPending:
 		if a.Expired(now) {
 			r, err := s.refuseAttempt(ctx, a, deviceErr(CodeAttemptExpired, "The sign-in was not finished in time. Start the activation again."),
-				"nobody signed in before the attempt expired", "")
+				"nobody signed in before the attempt expired", ip)
 			return nil, a, s.refusal(r, err)
 		}
 		return nil, a, ErrSSOPending

@@ -180,7 +180,7 @@ func (e *ssoEnv) activate(t *testing.T, personID, email string, groups []string,
 	if err != nil {
 		return nil, nil, err
 	}
-	act, _, err := e.s.RedeemSSOActivation(ctx, a.ID, verifier)
+	act, _, err := e.s.RedeemSSOActivation(ctx, a.ID, verifier, "")
 	return act, c, err
 }
 
@@ -546,7 +546,7 @@ func TestSSOAttemptRefusals(t *testing.T) {
 		// learns the same reason.
 		a, v := start(annEmail, device(1))
 		r := wantRefusal(t, complete(a, false), CodeNotInDesktopUsers)
-		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, v)
+		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, v, "")
 		if r2 := wantRefusal(t, err, CodeNotInDesktopUsers); r2.Reference != r.Reference {
 			t.Fatalf("reference %q at redeem, %q on the page", r2.Reference, r.Reference)
 		}
@@ -557,9 +557,9 @@ func TestSSOAttemptRefusals(t *testing.T) {
 
 		// Wrong verifier, then the right one; single use.
 		a, v = start(annEmail, device(1))
-		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, ids.Secret(40))
-		wantCode(t, err, CodeInvalidVerifier)
-		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, v)
+		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, ids.Secret(40), "")
+		wantRefusal(t, err, CodeInvalidVerifier)
+		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, v, "")
 		if !errors.Is(err, ErrSSOPending) {
 			t.Fatalf("pending: %v", err)
 		}
@@ -567,22 +567,22 @@ func TestSSOAttemptRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantRefusal(t, complete(a, true), CodeAttemptUsed)
-		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, ids.Secret(40))
-		wantCode(t, err, CodeInvalidVerifier)
-		act, _, err := e.s.RedeemSSOActivation(ctx, a.ID, v)
+		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, ids.Secret(40), "")
+		wantRefusal(t, err, CodeInvalidVerifier)
+		act, _, err := e.s.RedeemSSOActivation(ctx, a.ID, v, "")
 		if err != nil || act.Credential == "" {
 			t.Fatalf("redeem %v", err)
 		}
-		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, v)
+		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, v, "")
 		wantCode(t, err, CodeAttemptUsed)
-		_, _, err = e.s.RedeemSSOActivation(ctx, ids.New(), v)
+		_, _, err = e.s.RedeemSSOActivation(ctx, ids.New(), v, "")
 		wantCode(t, err, CodeAttemptNotFound)
 
 		// Expired: nobody signed in in time; a sign-in after expiry.
 		a, v = start(annEmail, device(2))
 		b, _ := start(annEmail, device(3))
 		e.clock.add(AttemptTTL + time.Second)
-		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, v)
+		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, v, "")
 		wantRefusal(t, err, CodeAttemptExpired)
 		wantRefusal(t, complete(b, true), CodeAttemptExpired)
 
@@ -592,7 +592,7 @@ func TestSSOAttemptRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.clock.add(AttemptTTL + time.Second)
-		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, v)
+		_, _, err = e.s.RedeemSSOActivation(ctx, a.ID, v, "")
 		wantCode(t, err, CodeAttemptExpired)
 
 		// The subscription ended.
@@ -605,7 +605,7 @@ func TestSSOAttemptRefusals(t *testing.T) {
 
 		mu.Lock()
 		defer mu.Unlock()
-		for _, want := range []string{CodeNotInDesktopUsers, CodeEmailMismatch, CodeAttemptExpired} {
+		for _, want := range []string{CodeNotInDesktopUsers, CodeEmailMismatch, CodeAttemptExpired, CodeInvalidVerifier} {
 			if !strings.Contains(strings.Join(recorded, " "), want) {
 				t.Errorf("refusal %s not recorded for the admins: %v", want, recorded)
 			}
