@@ -299,6 +299,9 @@ func TestJourney2SSOActivation(t *testing.T) {
 			chromedp.Click(chromedp.CSS("button[type=submit]")),
 			chromedp.WaitVisible(chromedp.CSS(`#sso-activation[data-result="ok"]`)),
 		)
+		if os.Getenv("GATEHOUSE_SCREENSHOTS") != "" {
+			saveScreenshot(t, ctx, "", "sso-activation-done.png")
+		}
 		apptest.MustContain(t, get(t, ctx, chromedp.Text(chromedp.CSS("#sso-key"))), "Design")
 		apptest.MustContain(t, get(t, ctx, chromedp.Text(chromedp.CSS("main"))), "Return to Desktop")
 		for lines.Scan() {
@@ -376,7 +379,11 @@ func TestJourney2SSOActivation(t *testing.T) {
 			apptest.MustContain(t, auditPage.Text("tbody"), a)
 		}
 		if os.Getenv("GATEHOUSE_SCREENSHOTS") != "" {
+			run(t, ctx, chromedp.Navigate(f.node.URL+"/signin"), chromedp.WaitVisible(chromedp.CSS("#f-email")),
+				chromedp.SendKeys(chromedp.CSS("#f-email"), "owner@corp.example"), chromedp.SendKeys(chromedp.CSS("#f-password"), pw),
+				chromedp.Submit(chromedp.CSS("#f-email")), chromedp.WaitVisible(chromedp.CSS("nav.side")))
 			saveScreenshot(t, ctx, f.node.URL+"/accounts/"+f.account+"/users/licensed", "sso-users-licensed.png")
+			saveScreenshot(t, ctx, f.node.URL+"/accounts/"+f.account+"/keys/"+f.design+"/groups", "sso-key-user-groups.png")
 		}
 	})
 }
@@ -385,11 +392,13 @@ func TestJourney2SSOActivation(t *testing.T) {
 // the docs; only when GATEHOUSE_SCREENSHOTS is set).
 func saveScreenshot(t *testing.T, ctx context.Context, u, name string) {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
-		t.Logf("screenshot: %v", err)
-		return
+	if u != "" {
+		if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
+			t.Logf("screenshot: %v", err)
+			return
+		}
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("screenshot: %v", err)
 		return
