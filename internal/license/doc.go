@@ -67,5 +67,7 @@
 // Per-user (SSO) seats, added later, use the same counters: a person holding
 // a seat counts once in used(k) of the key their group maps to (and in
 // shared_used when that key is primary or dynamic), however many devices
-// they activate.
+// they activate. (I5) then counts active per-device activations plus active
+// per-user seats; peruser.go states it as (I5') with the invariants of the
+// person's devices.
 package license
