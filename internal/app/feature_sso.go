@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"gatehouse/internal/idp"
 	"gatehouse/internal/saml"
@@ -18,11 +19,20 @@ func init() { features = append(features, wireSSO) }
 // through the configurator: SSO reads the account's SAML settings and group
 // mapping from the IdP integration, and SCIM's provisioning effects (ending
 // sessions, dropping admin rights, revoking seats) are SSO's.
-func wireSSO(_ context.Context, a *App) error {
+func wireSSO(ctx context.Context, a *App) error {
 	if a.IdP == nil {
 		return errors.New("wire SSO: the IdP integration must be wired first")
 	}
-	samlSvc := &saml.Service{DB: a.DB}
+	// One request-signing credential per deployment, made by the first node
+	// to start and shared through the settings table. It signs the
+	// AuthnRequests of IdPs that want them signed; its certificate is in
+	// the SP metadata the configurator and /saml/{account}/metadata serve.
+	signingKey, signingCert, err := saml.EnsureSigningCredential(ctx, a.DB)
+	if err != nil {
+		return fmt.Errorf("wire SSO: %w", err)
+	}
+	a.IdP.SPSigningCert = signingCert
+	samlSvc := &saml.Service{DB: a.DB, SigningKey: signingKey, SigningCert: signingCert}
 	svc := &sso.Service{DB: a.DB, SAML: samlSvc, Accounts: a.Accounts, Directory: ssoDirectory{a.IdP}, Log: a.Log}
 	scimSvc := &scim.Service{DB: a.DB, BaseURL: a.Config.PublicURL + "/scim/v2", Logger: a.Log}
 	svc.SCIM = sso.SCIMAdapter{SCIM: scimSvc}
@@ -63,3 +73,7 @@ func (d ssoDirectory) Integration(ctx context.Context, accountID string) (sso.In
 }
 
 func (d ssoDirectory) SP(accountID string) saml.SPSettings { return d.idp.SPSettings(accountID) }
+
+func (d ssoDirectory) SPMetadata(ctx context.Context, accountID string) ([]byte, error) {
+	return d.idp.SPMetadata(ctx, accountID)
+}

@@ -93,6 +93,10 @@ type Service struct {
 	SCIM     SCIM
 	Log      *slog.Logger
 	Now      func() time.Time
+	// SPSigningCert is the certificate of the key that signs AuthnRequests
+	// (saml.EnsureSigningCredential), published in every account's SP
+	// metadata; nil publishes none.
+	SPSigningCert *x509.Certificate
 
 	hasLicense atomic.Pointer[LicenseCheck]
 }
@@ -204,6 +208,10 @@ type Integration struct {
 	DeactivatedAt  store.Time
 	StartedAt      store.Time
 	UpdatedAt      store.Time
+
+	// IdPWantsSignedRequests: the IdP requires signed AuthnRequests
+	// (metadata WantAuthnRequestsSigned, or step 4's checkbox).
+	IdPWantsSignedRequests bool
 }
 
 // Groups are the two IdP groups mapped in step 3. The UUID is what the IdP
@@ -219,7 +227,7 @@ type Groups struct {
 
 const integrationColumns = `account_id, provider, step2_done, step4_done, step5_done, step6_done,
 	admins_group_name, admins_group_uuid, users_group_name, users_group_uuid,
-	idp_entity_id, idp_sso_url, idp_sso_binding, idp_certificates, backup_person_id,
+	idp_entity_id, idp_sso_url, idp_sso_binding, idp_certificates, idp_want_signed_requests, backup_person_id,
 	active, activated_at, deactivated_at, started_at, updated_at`
 
 func scanIntegration(row interface{ Scan(...any) error }) (*Integration, error) {
@@ -228,7 +236,7 @@ func scanIntegration(row interface{ Scan(...any) error }) (*Integration, error) 
 	var backup *string
 	err := row.Scan(&in.AccountID, &in.Provider, &s2, &s4, &s5, &s6,
 		&in.Groups.AdminsName, &in.Groups.AdminsUUID, &in.Groups.DesktopUsersName, &in.Groups.DesktopUsersUUID,
-		&in.IdPEntityID, &in.IdPSSOURL, &in.IdPSSOBinding, &in.IdPCertsPEM, &backup,
+		&in.IdPEntityID, &in.IdPSSOURL, &in.IdPSSOBinding, &in.IdPCertsPEM, &in.IdPWantsSignedRequests, &backup,
 		&in.Active, &in.ActivatedAt, &in.DeactivatedAt, &in.StartedAt, &in.UpdatedAt)
 	if err != nil {
 		return nil, store.NotFound(err)

@@ -19,16 +19,29 @@ import (
 )
 
 // SPSettings are Gatehouse's SAML service-provider values for an account:
-// fixed, derived from the public URL and the account id. The SAML endpoints
+// fixed, derived from the public URL and the account id, with the
+// deployment's request-signing certificate. The SAML endpoints
 // (internal/saml's ACS and metadata) are served at these paths.
 func (s *Service) SPSettings(accountID string) saml.SPSettings {
 	base := s.Config.PublicURL + "/saml/" + accountID
-	return saml.SPSettings{EntityID: base + "/metadata", ACSURL: base + "/acs"}
+	return saml.SPSettings{EntityID: base + "/metadata", ACSURL: base + "/acs", SigningCert: s.SPSigningCert}
 }
 
-// SPMetadata renders the account's SP metadata for the IdP admin.
-func (s *Service) SPMetadata(accountID string) []byte {
-	return saml.SPMetadata(s.SPSettings(accountID))
+// SPMetadata renders the account's SP metadata for the IdP admin (and the
+// IdP). It states AuthnRequestsSigned="true" only while the account's IdP
+// wants signed requests — the requests are signed exactly then — and
+// always lists the signing certificate, so an IdP switched to requiring
+// signatures already has it.
+func (s *Service) SPMetadata(ctx context.Context, accountID string) ([]byte, error) {
+	sp := s.SPSettings(accountID)
+	in, err := getIntegration(ctx, s.DB, accountID)
+	switch {
+	case err == nil:
+		sp.AuthnRequestsSigned = in.IdPWantsSignedRequests
+	case !errors.Is(err, ErrNotStarted):
+		return nil, err
+	}
+	return saml.SPMetadata(sp), nil
 }
 
 // SCIMBaseURL is the SCIM endpoint IdPs provision to.
@@ -44,7 +57,7 @@ func (s *Service) IdPSettings(ctx context.Context, accountID string) (saml.IdPSe
 		return saml.IdPSettings{}, err
 	}
 	idp := saml.IdPSettings{EntityID: in.IdPEntityID, SSOURL: in.IdPSSOURL, SSOBinding: in.IdPSSOBinding,
-		Certificates: in.certificates()}
+		Certificates: in.certificates(), WantAuthnRequestsSigned: in.IdPWantsSignedRequests}
 	if idp.SSOBinding == "" {
 		idp.SSOBinding = saml.SSOBindingRedirect
 	}
@@ -73,6 +86,9 @@ type SAMLInput struct {
 	EntityID     string
 	SSOURL       string
 	Certificates string // PEM block(s), or bare base64 DER
+	// WantAuthnRequestsSigned: "The IdP requires signed authentication
+	// requests" is ticked.
+	WantAuthnRequestsSigned bool
 }
 
 // CertInfo describes a stored IdP certificate for the configurator.
@@ -134,11 +150,13 @@ func (s *Service) SaveSAML(ctx context.Context, accountID string, in SAMLInput, 
 		}
 		pemText = encodePEM(certs)
 	}
-	return s.storeSAML(ctx, accountID, entity, ssoURL, "", pemText, "idp.saml_settings_saved", actor)
+	return s.storeSAML(ctx, accountID, samlValues{entity: entity, ssoURL: ssoURL, pemText: pemText,
+		wantSigned: in.WantAuthnRequestsSigned}, "idp.saml_settings_saved", actor)
 }
 
 // UploadMetadata fills step 4 from the IdP's metadata XML (entity ID, SSO
-// URL and binding, every signing certificate), replacing what was there.
+// URL and binding, every signing certificate, whether it wants signed
+// AuthnRequests), replacing what was there.
 func (s *Service) UploadMetadata(ctx context.Context, accountID string, xml []byte, actor audit.Actor) (saml.IdPSettings, error) {
 	if len(bytes.TrimSpace(xml)) == 0 {
 		return saml.IdPSettings{}, fieldErr("metadata", "Choose the metadata XML file your IdP exported.")
@@ -153,40 +171,50 @@ func (s *Service) UploadMetadata(ctx context.Context, accountID string, xml []by
 	if err := checkSSOURL(idp.SSOURL); err != nil {
 		return idp, &FieldError{Field: "metadata", Message: "The metadata was not accepted: its SingleSignOnService: " + err.Error()}
 	}
-	err = s.storeSAML(ctx, accountID, idp.EntityID, idp.SSOURL, idp.SSOBinding, encodePEM(idp.Certificates), "idp.metadata_uploaded", actor)
+	err = s.storeSAML(ctx, accountID, samlValues{entity: idp.EntityID, ssoURL: idp.SSOURL, binding: idp.SSOBinding,
+		pemText: encodePEM(idp.Certificates), wantSigned: idp.WantAuthnRequestsSigned}, "idp.metadata_uploaded", actor)
 	return idp, err
 }
 
-func (s *Service) storeSAML(ctx context.Context, accountID, entity, ssoURL, binding, pemText, action string, actor audit.Actor) error {
-	if binding == "" {
-		binding = saml.SSOBindingRedirect
+// samlValues are step 4's stored IdP values.
+type samlValues struct {
+	entity, ssoURL, binding, pemText string
+	wantSigned                       bool
+}
+
+func (s *Service) storeSAML(ctx context.Context, accountID string, v samlValues, action string, actor audit.Actor) error {
+	if v.binding == "" {
+		v.binding = saml.SSOBindingRedirect
 	}
 	return s.DB.InTx(ctx, func(tx *store.Tx) error {
 		old, err := getIntegration(ctx, tx, accountID)
 		if err != nil {
 			return err
 		}
-		if old.Active && (entity == "" || ssoURL == "" || pemText == "") {
+		if old.Active && (v.entity == "" || v.ssoURL == "" || v.pemText == "") {
 			return fieldErr("form", "The integration is active: the IdP entity ID, SSO URL and certificate cannot be emptied. Deactivate it first to start over.")
 		}
 		if _, err := tx.Exec(ctx, `UPDATE idp_integrations SET idp_entity_id = ?, idp_sso_url = ?, idp_sso_binding = ?,
-			idp_certificates = ?, updated_at = ? WHERE account_id = ?`, entity, ssoURL, binding, pemText, store.At(s.now()), accountID); err != nil {
+			idp_certificates = ?, idp_want_signed_requests = ?, updated_at = ? WHERE account_id = ?`,
+			v.entity, v.ssoURL, v.binding, v.pemText, v.wantSigned, store.At(s.now()), accountID); err != nil {
 			return fmt.Errorf("save SAML settings: %w", err)
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: accountID, Action: action,
 			TargetType: "idp_integration", TargetID: accountID, TargetLabel: "SAML settings",
-			Before: samlAudit(old.IdPEntityID, old.IdPSSOURL, old.IdPSSOBinding, old.IdPCertsPEM),
-			After:  samlAudit(entity, ssoURL, binding, pemText)})
+			Before: samlAudit(samlValues{entity: old.IdPEntityID, ssoURL: old.IdPSSOURL, binding: old.IdPSSOBinding,
+				pemText: old.IdPCertsPEM, wantSigned: old.IdPWantsSignedRequests}),
+			After: samlAudit(v)})
 	})
 }
 
-func samlAudit(entity, ssoURL, binding, pemText string) map[string]any {
-	certs, _ := parsePEMCertificates(pemText)
+func samlAudit(v samlValues) map[string]any {
+	certs, _ := parsePEMCertificates(v.pemText)
 	var fps []string
 	for _, c := range certs {
 		fps = append(fps, saml.Fingerprint(c))
 	}
-	return map[string]any{"entity_id": entity, "sso_url": ssoURL, "binding": binding, "certificates": fps}
+	return map[string]any{"entity_id": v.entity, "sso_url": v.ssoURL, "binding": v.binding, "certificates": fps,
+		"signed_requests": v.wantSigned}
 }
 
 func checkEntityID(v string) error {

@@ -159,8 +159,93 @@ func TestSPSettings(t *testing.T) {
 	if svc.SCIMBaseURL() != "https://gh.example.com/scim/v2" {
 		t.Fatal(svc.SCIMBaseURL())
 	}
-	md := string(svc.SPMetadata("0190-acct"))
+	md := string(saml.SPMetadata(svc.SPSettings("0190-acct")))
 	if !strings.Contains(md, `entityID="https://gh.example.com/saml/0190-acct/metadata"`) || !strings.Contains(md, `Location="https://gh.example.com/saml/0190-acct/acs"`) {
 		t.Fatal(md)
 	}
+}
+
+// TestSignedRequestsSetting: whether the IdP wants signed AuthnRequests
+// comes from its metadata or from step 4's checkbox, reaches the SAML
+// settings, and decides what the account's SP metadata states.
+func TestSignedRequestsSetting(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db, nil)
+		text, err := saml.NewSigningCredential(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, spCert, err := saml.ParseSigningCredential(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.svc.SPSigningCert = spCert
+		acct, _, actor := e.startedAccount("Signing", idp.ProviderOkta)
+		idpCert := testCert(t, "IdP", time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
+
+		wants := func() bool {
+			t.Helper()
+			settings, err := e.svc.IdPSettings(ctx, acct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			md, err := e.svc.SPMetadata(ctx, acct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			states := strings.Contains(string(md), `AuthnRequestsSigned="true"`)
+			if states != settings.WantAuthnRequestsSigned {
+				t.Fatalf("SP metadata states AuthnRequestsSigned=%v while the IdP wants signed requests: %v", states, settings.WantAuthnRequestsSigned)
+			}
+			if !strings.Contains(string(md), `<md:KeyDescriptor use="signing">`) || !strings.Contains(string(md), b64Of(spCert)) {
+				t.Fatalf("SP metadata without the signing certificate:\n%s", md)
+			}
+			return settings.WantAuthnRequestsSigned
+		}
+
+		// Before any IdP value: metadata with the certificate, not signing.
+		md, err := e.svc.SPMetadata(ctx, acct)
+		if err != nil || !strings.Contains(string(md), `AuthnRequestsSigned="false"`) || !strings.Contains(string(md), b64Of(spCert)) {
+			t.Fatalf("%v\n%s", err, md)
+		}
+		xml := idpMetadata("http://www.okta.com/exk1", "https://corp.okta.com/app/sso/saml", idpCert)
+		signed := strings.Replace(xml, `<md:IDPSSODescriptor `, `<md:IDPSSODescriptor WantAuthnRequestsSigned="true" `, 1)
+		if _, err := e.svc.UploadMetadata(ctx, acct, []byte(signed), actor); err != nil {
+			t.Fatal(err)
+		}
+		if !wants() {
+			t.Fatal("WantAuthnRequestsSigned from the metadata was not stored")
+		}
+		if _, err := e.svc.UploadMetadata(ctx, acct, []byte(xml), actor); err != nil {
+			t.Fatal(err)
+		}
+		if wants() {
+			t.Fatal("metadata without WantAuthnRequestsSigned left it on")
+		}
+		in := idp.SAMLInput{EntityID: "http://www.okta.com/exk1", SSOURL: "https://corp.okta.com/app/sso/saml",
+			Certificates: "-----BEGIN CERTIFICATE-----\n" + b64Of(idpCert) + "\n-----END CERTIFICATE-----\n", WantAuthnRequestsSigned: true}
+		if err := e.svc.SaveSAML(ctx, acct, in, actor); err != nil {
+			t.Fatal(err)
+		}
+		if !wants() {
+			t.Fatal("the ticked checkbox was not stored")
+		}
+		in.WantAuthnRequestsSigned = false
+		if err := e.svc.SaveSAML(ctx, acct, in, actor); err != nil {
+			t.Fatal(err)
+		}
+		if wants() {
+			t.Fatal("the unticked checkbox was not stored")
+		}
+		// The change is audited.
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_log WHERE account_id = ? AND action = 'idp.saml_settings_saved'
+			AND before_json LIKE '%"signed_requests":true%' AND after_json LIKE '%"signed_requests":false%'`, acct).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("%d audit entries for switching signed requests off", n)
+		}
+	})
 }

@@ -73,6 +73,9 @@ type Directory interface {
 	// SP returns our SAML identity for an account (entity ID, ACS URL); it is
 	// derived from the public URL and the account id alone.
 	SP(accountID string) saml.SPSettings
+	// SPMetadata renders an account's SP metadata, which states whether
+	// its AuthnRequests are signed (as its IdP wants).
+	SPMetadata(ctx context.Context, accountID string) ([]byte, error)
 }
 
 // SCIMUser is the SCIM side of a person, when SCIM is in use.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gatehouse/internal/idp"
+	"gatehouse/internal/saml"
 	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
 )
@@ -46,6 +47,15 @@ func (v *idpView) FirstHighlight(p *idp.Provider) template.HTML {
 		return ""
 	}
 	return markup(p.Highlights[0])
+}
+
+// SPSigningFingerprint is the SHA-256 fingerprint of the SP's request
+// signing certificate.
+func (v *idpView) SPSigningFingerprint() string {
+	if v.O == nil || v.O.SP.SigningCert == nil {
+		return ""
+	}
+	return saml.Fingerprint(v.O.SP.SigningCert)
 }
 
 // At wraps a time for Page.When.
@@ -111,7 +121,7 @@ func (p *idpPages) render(w http.ResponseWriter, r *http.Request, status int, fo
 		"admins_name": in.Groups.AdminsName, "admins_uuid": in.Groups.AdminsUUID,
 		"users_name": in.Groups.DesktopUsersName, "users_uuid": in.Groups.DesktopUsersUUID,
 		"idp_entity_id": in.IdPEntityID, "idp_sso_url": in.IdPSSOURL, "idp_certificate": in.IdPCertsPEM,
-		"backup": in.BackupPersonID}
+		"idp_signed_requests": checked(in.IdPWantsSignedRequests), "backup": in.BackupPersonID}
 	for k, d := range defaults {
 		if _, set := form[k]; !set {
 			form.Set(k, d)
@@ -264,12 +274,25 @@ func (p *idpPages) group(w http.ResponseWriter, r *http.Request) {
 
 func (p *idpPages) saveSAML(w http.ResponseWriter, r *http.Request) {
 	in := idp.SAMLInput{EntityID: r.PostFormValue("idp_entity_id"), SSOURL: r.PostFormValue("idp_sso_url"),
-		Certificates: r.PostFormValue("idp_certificate")}
+		Certificates: r.PostFormValue("idp_certificate"), WantAuthnRequestsSigned: r.PostFormValue("idp_signed_requests") == "1"}
 	if err := p.svc.SaveSAML(r.Context(), AccessFrom(r).AccountID, in, ActorFrom(r)); err != nil {
-		p.fail(w, r, err, 4, url.Values{"idp_entity_id": {in.EntityID}, "idp_sso_url": {in.SSOURL}, "idp_certificate": {in.Certificates}})
+		p.fail(w, r, err, 4, url.Values{"idp_entity_id": {in.EntityID}, "idp_sso_url": {in.SSOURL}, "idp_certificate": {in.Certificates},
+			"idp_signed_requests": {checked(in.WantAuthnRequestsSigned)}})
 		return
 	}
-	p.done(w, r, 4, "The identity provider settings are saved.")
+	msg := "The identity provider settings are saved."
+	if in.WantAuthnRequestsSigned {
+		msg += " Authentication requests to it are signed."
+	}
+	p.done(w, r, 4, msg)
+}
+
+// checked is a checkbox's form value: "1" when ticked, "" when not.
+func checked(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
 }
 
 func (p *idpPages) uploadMetadata(w http.ResponseWriter, r *http.Request) {
@@ -287,15 +310,23 @@ func (p *idpPages) uploadMetadata(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err, 4, nil)
 		return
 	}
-	p.done(w, r, 4, fmt.Sprintf("Metadata of %s loaded: SSO URL and %d signing certificate(s) saved.", idpSettings.EntityID, len(idpSettings.Certificates)))
+	msg := fmt.Sprintf("Metadata of %s loaded: SSO URL and %d signing certificate(s) saved.", idpSettings.EntityID, len(idpSettings.Certificates))
+	if idpSettings.WantAuthnRequestsSigned {
+		msg += " The IdP requires signed authentication requests: Gatehouse signs them."
+	}
+	p.done(w, r, 4, msg)
 }
 
 func (p *idpPages) spMetadata(w http.ResponseWriter, r *http.Request) {
-	acc := AccessFrom(r)
+	md, err := p.svc.SPMetadata(r.Context(), AccessFrom(r).AccountID)
+	if err != nil {
+		p.s.serverError(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/samlmetadata+xml")
 	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-sp-metadata.xml"`)
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(p.svc.SPMetadata(acc.AccountID))
+	_, _ = w.Write(md)
 }
 
 func (p *idpPages) scimSwitch(w http.ResponseWriter, r *http.Request) {

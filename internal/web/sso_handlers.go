@@ -155,6 +155,11 @@ func (h *ssoHandlers) metadata(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
+	md, err := h.svc.Directory.SPMetadata(r.Context(), accountID)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/samlmetadata+xml")
-	_, _ = w.Write(saml.SPMetadata(h.svc.Directory.SP(accountID)))
+	_, _ = w.Write(md)
 }
