@@ -64,6 +64,16 @@ type SAMLIdPOptions struct {
 	// …:2.0:nameid-format:persistent the NameID is the ObjectID, with
 	// …:transient a random value, otherwise the Email.
 	NameIDFormat string
+
+	// WantAuthnRequestsSigned makes the IdP require signed AuthnRequests:
+	// its metadata (MetadataXML) says WantAuthnRequestsSigned="true", and
+	// samlify verifies each request's SigAlg and Signature (SAML bindings
+	// §3.4.4.1) with the signing certificate of the requesting SP's
+	// metadata. Unsigned requests, requests signed with RSA-SHA1 and
+	// signatures that do not verify get a 400 error page (TrySignIn: a
+	// *SignInError). SPs registered with SetSP have no certificate, so
+	// their requests are refused too.
+	WantAuthnRequestsSigned bool
 }
 
 // SAMLIdPServer is a real, interactive SAML 2.0 identity provider: samlify
@@ -177,13 +187,9 @@ func SAMLIdP(t testing.TB, opts SAMLIdPOptions) *SAMLIdPServer {
 		}
 	})
 
-	md, err := httpGet(p.EntityID)
-	if err != nil {
-		t.Fatalf("saml idp: metadata: %v\n%s", err, p.proc.output())
-	}
-	p.metadata = md
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// The answer carries the metadata, as it is for these options.
 	if err := p.pushLocked(); err != nil {
 		t.Fatalf("saml idp: %v", err)
 	}
@@ -267,9 +273,15 @@ func httpGet(u string) ([]byte, error) {
 }
 
 // MetadataXML returns the IdP metadata samlify generated (entityID,
-// signing certificate, HTTP-Redirect SingleSignOnService), as an admin would
-// download it and upload it into Gatehouse.
-func (p *SAMLIdPServer) MetadataXML() []byte { return slices.Clone(p.metadata) }
+// signing certificate, HTTP-Redirect SingleSignOnService,
+// WantAuthnRequestsSigned), as an admin would download it and upload it
+// into Gatehouse. It is also served at EntityID. It changes when
+// SetOptions changes WantAuthnRequestsSigned.
+func (p *SAMLIdPServer) MetadataXML() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.metadata)
+}
 
 // CertificatePEM returns the IdP's signing certificate.
 func (p *SAMLIdPServer) CertificatePEM() string { return p.certPEM }
@@ -396,7 +408,7 @@ func (p *SAMLIdPServer) pushLocked() error {
 		"users": users, "sps": sps,
 		"signAssertion": signA, "signResponse": signR,
 		"entraClaims": o.EntraClaims, "groupsOverage": o.GroupsOverage,
-		"nameIDFormat": o.NameIDFormat,
+		"nameIDFormat": o.NameIDFormat, "wantAuthnRequestsSigned": o.WantAuthnRequestsSigned,
 	})
 	if err != nil {
 		return err
@@ -413,6 +425,11 @@ func (p *SAMLIdPServer) pushLocked() error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("configure: %s: %s", resp.Status, bytes.TrimSpace(b))
 	}
+	var answer struct{ Metadata string }
+	if err := json.Unmarshal(b, &answer); err != nil || answer.Metadata == "" {
+		return fmt.Errorf("configure: no metadata in the answer %q (%v)", b, err)
+	}
+	p.metadata = []byte(answer.Metadata)
 	return nil
 }
 

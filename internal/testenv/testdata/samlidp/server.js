@@ -9,14 +9,21 @@
 //
 //   GET  /metadata        the IdP metadata samlify generates
 //   GET  /sso             HTTP-Redirect AuthnRequest (SAMLRequest, RelayState):
-//                         parsed and schema-checked by samlify, then a sign-in page
+//                         parsed and schema-checked by samlify, then a sign-in page.
+//                         With wantAuthnRequestsSigned (the metadata then says
+//                         WantAuthnRequestsSigned="true") samlify also verifies
+//                         SigAlg + Signature with the signing certificate of the
+//                         SP's metadata and refuses unsigned or badly signed
+//                         requests (400 error page)
 //   POST /sso/login       the sign-in form (rid, email, password): on success an
 //                         auto-submitting form POSTing SAMLResponse + RelayState
 //                         to the SP's ACS; otherwise the sign-in page with an error
 //   GET  /slo             a placeholder single-logout endpoint (for the metadata)
 //   GET  /healthz         "ok"
 //   PUT  /_testenv/config the users, SPs and response options, replaced wholesale
-//                         (header X-Testenv-Token must carry the token)
+//                         (header X-Testenv-Token must carry the token); answers
+//                         {sps, metadata} (the metadata changes with
+//                         wantAuthnRequestsSigned)
 //
 // Responses are built by samlify's IdentityProvider.createLoginResponse
 // (HTTP-POST binding) and signed by it (xml-crypto, rsa-sha256 / sha256,
@@ -24,6 +31,7 @@
 'use strict';
 const fs = require('fs');
 const http = require('http');
+const zlib = require('zlib');
 const crypto = require('crypto');
 const saml = require('samlify');
 saml.setSchemaValidator(require('@authenio/samlify-node-xmllint'));
@@ -54,30 +62,40 @@ const keyPEM = fs.readFileSync(conf.keyFile, 'utf8');
 const certPEM = fs.readFileSync(conf.certFile, 'utf8');
 const tenantID = crypto.randomUUID();
 
-const idp = saml.IdentityProvider({
-  entityID: conf.entityID,
-  privateKey: keyPEM,
-  signingCert: certPEM,
-  requestSignatureAlgorithm: RSA_SHA256,
-  wantAuthnRequestsSigned: false,
-  nameIDFormat: [NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_UNSPECIFIED, NAMEID_TRANSIENT],
-  singleSignOnService: [{ Binding: BINDING_REDIRECT, Location: conf.baseURL + '/sso' }],
-  singleLogoutService: [{ Binding: BINDING_REDIRECT, Location: conf.baseURL + '/slo' }],
-});
-const metadataXML = idp.getMetadata();
+// newIdP builds samlify's IdP entity; whether it wants signed AuthnRequests
+// is part of its metadata, so a change of that option builds a new one.
+function newIdP(wantAuthnRequestsSigned) {
+  return saml.IdentityProvider({
+    entityID: conf.entityID,
+    privateKey: keyPEM,
+    signingCert: certPEM,
+    requestSignatureAlgorithm: RSA_SHA256,
+    wantAuthnRequestsSigned,
+    nameIDFormat: [NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_UNSPECIFIED, NAMEID_TRANSIENT],
+    singleSignOnService: [{ Binding: BINDING_REDIRECT, Location: conf.baseURL + '/sso' }],
+    singleLogoutService: [{ Binding: BINDING_REDIRECT, Location: conf.baseURL + '/slo' }],
+  });
+}
+let idp = newIdP(false);
+let metadataXML = idp.getMetadata();
 
 // samlify's IdP needs *a* service provider to parse an AuthnRequest with; it
-// uses it only to verify a request signature, which this IdP does not ask
-// for. The request's Issuer then picks the registered SP that is answered.
+// uses it only to verify a request signature. While no signature is wanted
+// this placeholder serves, and the request's Issuer then picks the
+// registered SP that is answered. When signatures are wanted, the
+// registered SP the Issuer names is the one whose metadata certificate must
+// verify the signature.
 const anySP = saml.ServiceProvider({
   entityID: 'urn:gatehouse:testenv:any-sp',
   assertionConsumerService: [{ Binding: BINDING_POST, Location: conf.baseURL + '/nowhere' }],
 });
+const RSA_SHA1 = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
 
 // State, replaced by PUT /_testenv/config.
 let state = {
   users: [], // {email, name, objectID, groups[], password}
-  sps: new Map(), // entityID -> {entityID, acs: [url]}
+  sps: new Map(), // entityID -> {entityID, acs: [url], entity: samlify SP, signingCert: bool}
+  wantAuthnRequestsSigned: false,
   signAssertion: true,
   signResponse: true,
   entraClaims: false,
@@ -146,12 +164,59 @@ function readBody(req, limit = 1 << 20) {
 
 // handleSSO parses an HTTP-Redirect AuthnRequest with samlify and shows the
 // sign-in page.
+// signedOctets is what an HTTP-Redirect signature covers (SAML bindings
+// §3.4.4.1): "SAMLRequest=v&RelayState=v&SigAlg=v" with each value exactly
+// as it appears in the URL (still URL-encoded), whatever the parameters'
+// order in the URL.
+function signedOctets(rawQuery) {
+  const raw = {};
+  for (const kv of rawQuery.split('&')) {
+    const i = kv.indexOf('=');
+    const k = i < 0 ? kv : kv.slice(0, i);
+    if (!(k in raw)) raw[k] = i < 0 ? '' : kv.slice(i + 1);
+  }
+  const parts = [`SAMLRequest=${raw.SAMLRequest}`];
+  if ('RelayState' in raw) parts.push(`RelayState=${raw.RelayState}`);
+  parts.push(`SigAlg=${raw.SigAlg}`);
+  return parts.join('&');
+}
+
+// requestIssuer reads the Issuer of a deflated, base64 AuthnRequest, only
+// to choose which SP's certificate verifies it; samlify then parses the
+// request and its Issuer must be that SP.
+function requestIssuer(samlRequest) {
+  let xml;
+  try {
+    xml = zlib.inflateRawSync(Buffer.from(samlRequest, 'base64')).toString('utf8');
+  } catch (e) {
+    return '';
+  }
+  const m = /<(?:[A-Za-z_][\w.-]*:)?Issuer\b[^>]*>([^<]*)<\//.exec(xml);
+  return m ? m[1].trim() : '';
+}
+
 async function handleSSO(req, res, url) {
   const query = Object.fromEntries(url.searchParams);
   if (!query.SAMLRequest) return errorPage(res, 400, 'no SAMLRequest in the query (HTTP-Redirect binding expected)');
+  let from = anySP;
+  if (state.wantAuthnRequestsSigned) {
+    if (!query.Signature || !query.SigAlg) {
+      return errorPage(res, 400, 'this IdP requires signed AuthnRequests and the request has no SigAlg and Signature');
+    }
+    if (query.SigAlg === RSA_SHA1) return errorPage(res, 400, 'the AuthnRequest is signed with RSA-SHA1, which this IdP refuses');
+    const claimed = requestIssuer(query.SAMLRequest);
+    const sp = state.sps.get(claimed);
+    if (!sp) {
+      return errorPage(res, 400, `the AuthnRequest comes from ${JSON.stringify(claimed)}, a service provider this IdP does not know (registered: ${JSON.stringify([...state.sps.keys()])})`);
+    }
+    if (!sp.signingCert) {
+      return errorPage(res, 400, `this IdP requires signed AuthnRequests and the metadata of ${claimed} has no signing certificate`);
+    }
+    from = sp.entity;
+  }
   let parsed;
   try {
-    parsed = await idp.parseLoginRequest(anySP, 'redirect', { query, octetString: url.search.slice(1) });
+    parsed = await idp.parseLoginRequest(from, 'redirect', { query, octetString: signedOctets(url.search.slice(1)) });
   } catch (e) {
     return errorPage(res, 400, `samlify refused the AuthnRequest: ${e && e.message ? e.message : e}`);
   }
@@ -163,6 +228,10 @@ async function handleSSO(req, res, url) {
   if (!sp) {
     return errorPage(res, 400, `the AuthnRequest comes from ${JSON.stringify(issuer)}, a service provider this IdP does not know (registered: ${JSON.stringify([...state.sps.keys()])})`);
   }
+  if (from !== anySP && sp.entity !== from) {
+    return errorPage(res, 400, `the AuthnRequest was verified with the certificate of ${from.entityMeta.getEntityID()} but is issued by ${issuer}`);
+  }
+  if (state.wantAuthnRequestsSigned) log('AuthnRequest signature verified with the metadata certificate of', issuer, parsed.sigAlg);
   let acs = sp.acs[0];
   if (request.assertionConsumerServiceUrl) {
     if (!sp.acs.includes(request.assertionConsumerServiceUrl)) {
@@ -327,20 +396,22 @@ function configure(body) {
   const c = JSON.parse(body);
   const sps = new Map();
   for (const s of c.sps || []) {
-    let entityID; let acs;
+    let entityID; let acs; let entity; let signingCert = false;
     if (s.metadata) {
-      const sp = saml.ServiceProvider({ metadata: s.metadata });
-      entityID = sp.entityMeta.getEntityID();
+      entity = saml.ServiceProvider({ metadata: s.metadata });
+      entityID = entity.entityMeta.getEntityID();
       // With no binding samlify returns every AssertionConsumerService as
       // {binding, location} (an object when there is one, else an array).
-      const all = sp.entityMeta.getAssertionConsumerService() || [];
+      const all = entity.entityMeta.getAssertionConsumerService() || [];
       acs = (Array.isArray(all) ? all : [all]).filter((a) => a && a.binding === BINDING_POST).map((a) => a.location);
+      signingCert = !!entity.entityMeta.getX509Certificate('signing');
     } else {
       entityID = s.entityID;
       acs = [s.acsURL];
+      entity = saml.ServiceProvider({ entityID, assertionConsumerService: [{ Binding: BINDING_POST, Location: s.acsURL }] });
     }
     if (!entityID || !acs.length) throw new Error(`SP ${JSON.stringify(entityID)}: no entity ID or no HTTP-POST AssertionConsumerService`);
-    sps.set(entityID, { entityID, acs });
+    sps.set(entityID, { entityID, acs, entity, signingCert });
   }
   const users = (c.users || []).map((u) => ({
     email: String(u.email || ''),
@@ -349,9 +420,15 @@ function configure(body) {
     groups: (u.groups || []).map(String),
     password: String(u.password || ''),
   }));
+  const want = !!c.wantAuthnRequestsSigned;
+  if (want !== state.wantAuthnRequestsSigned) {
+    idp = newIdP(want);
+    metadataXML = idp.getMetadata();
+  }
   state = {
     users,
     sps,
+    wantAuthnRequestsSigned: want,
     signAssertion: !!c.signAssertion,
     signResponse: !!c.signResponse,
     entraClaims: !!c.entraClaims,
@@ -377,7 +454,7 @@ const server = http.createServer(async (req, res) => {
       } catch (e) {
         return send(res, 400, 'text/plain', String(e && e.message ? e.message : e));
       }
-      return send(res, 200, 'application/json', JSON.stringify({ sps: registered }));
+      return send(res, 200, 'application/json', JSON.stringify({ sps: registered, metadata: metadataXML }));
     }
     return send(res, 404, 'text/plain', 'not found');
   } catch (e) {
