@@ -55,11 +55,21 @@ const adminsGroup = "7f8e6a52-0c1d-4b59-9a55-5a0e3f1c2d00"
 // pages call (the configurator's own browser test walks the pages).
 func newSSOFixture(t *testing.T, dbURL string, dns *testenv.DNSServer, nodes ...*apptest.Node) *ssoFixture {
 	t.Helper()
+	return newSSOFixtureWith(t, dbURL, dns, testenv.SAMLIdPOptions{})
+}
+
+// newSSOFixtureWith is newSSOFixture with the IdP started with opts (Ida
+// and Uma are its users when opts has none).
+func newSSOFixtureWith(t *testing.T, dbURL string, dns *testenv.DNSServer, opts testenv.SAMLIdPOptions) *ssoFixture {
+	t.Helper()
 	node := apptest.Start(t, dbURL, apptest.Options{Configure: func(c *app.Config) { c.DNSServer = dns.Addr }})
-	idpSrv := testenv.SAMLIdP(t, testenv.SAMLIdPOptions{Users: []testenv.IdPUser{
-		{Email: "ida.admin@corp.example", Name: "Ida Admin", ObjectID: "obj-ida", Groups: []string{adminsGroup, "other"}, Password: "idp-pass"},
-		{Email: "uma.user@corp.example", Name: "Uma User", ObjectID: "obj-uma", Groups: []string{"other"}, Password: "idp-pass"},
-	}})
+	if opts.Users == nil {
+		opts.Users = []testenv.IdPUser{
+			{Email: "ida.admin@corp.example", Name: "Ida Admin", ObjectID: "obj-ida", Groups: []string{adminsGroup, "other"}, Password: "idp-pass"},
+			{Email: "uma.user@corp.example", Name: "Uma User", ObjectID: "obj-uma", Groups: []string{"other"}, Password: "idp-pass"},
+		}
+	}
+	idpSrv := testenv.SAMLIdP(t, opts)
 	ctx := context.Background()
 	admin := apptest.NewClient(t, node.URL)
 	admin.SignUp("owner@corp.example", pw, "Owner")
