@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -106,7 +107,7 @@ type ActivateInput struct {
 	Key    string
 	Code   string
 	Device Device
-	IP     string // source address (kept for logs; device events are not audited)
+	IP     string // source address, for the audit log
 }
 
 // Activation is what a device receives: a credential (only on activation;
@@ -291,7 +292,7 @@ func (s *Service) Activate(ctx context.Context, in ActivateInput) (*Activation, 
 		if active {
 			act, err = s.reactivate(ctx, t, existingID, dev, credential, now)
 		} else {
-			act, err = s.takeSeat(ctx, t, dev, method, credential, now)
+			act, err = s.takeSeat(ctx, t, dev, method, credential, in.IP, now)
 		}
 		if errors.Is(err, errRetry) {
 			continue
@@ -337,8 +338,8 @@ func (s *Service) reactivate(ctx context.Context, t *target, activationID string
 // takeSeat takes a seat for a device. Key activations of one key are
 // grouped into shared transactions (seatBatcher); an invitation code also
 // marks its invitation used, in its own transaction.
-func (s *Service) takeSeat(ctx context.Context, t *target, dev Device, method, credential string, now time.Time) (*Activation, error) {
-	r := &seatRequest{t: t, dev: dev, method: method, credential: credential, now: now}
+func (s *Service) takeSeat(ctx context.Context, t *target, dev Device, method, credential, ip string, now time.Time) (*Activation, error) {
+	r := &seatRequest{t: t, dev: dev, method: method, credential: credential, ip: ip, now: now}
 	if t.invitationID == "" {
 		s.takeSeatBatched(ctx, r)
 		if r.err != nil {
@@ -484,10 +485,9 @@ func (s *Service) Check(ctx context.Context, credential string, in CheckInput) (
 }
 
 // DeactivateDevice is a device giving its seat back (the client's
-// deactivate-license command). Deactivating twice is not an error.
-// Device-originated events are not written to the audit log (see
-// docs/decisions.md); the computer's row keeps deactivated_at and
-// deactivated_by = "device".
+// deactivate-license command). Deactivating twice is not an error. The
+// computer's row keeps deactivated_at and deactivated_by = "device", and the
+// audit log records it with the device as actor.
 func (s *Service) DeactivateDevice(ctx context.Context, credential string) error {
 	d, err := s.deviceByCredential(ctx, s.DB, credential)
 	if err != nil {
@@ -497,8 +497,12 @@ func (s *Service) DeactivateDevice(ctx context.Context, credential string) error
 		return nil
 	}
 	return s.DB.InTx(ctx, func(tx *store.Tx) error {
-		_, err := deactivateTx(ctx, tx, []actRef{{id: d.id, keyID: d.t.keyID}}, "device", store.At(s.now()))
-		return err
+		n, err := deactivateTx(ctx, tx, []actRef{{id: d.id, keyID: d.t.keyID}}, "device", store.At(s.now()))
+		if err != nil || n == 0 {
+			return err
+		}
+		return audit.Record(ctx, tx, deviceActor(d.dev, ""), audit.Entry{AccountID: d.t.accountID, Action: "device.deactivated",
+			TargetType: "computer", TargetID: d.id, TargetLabel: d.dev.ComputerName})
 	})
 }
 
@@ -572,4 +576,9 @@ func placeholders(n int) string {
 		return ""
 	}
 	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// deviceActor names a computer as the author of its own events.
+func deviceActor(dev Device, ip string) audit.Actor {
+	return audit.Actor{Type: audit.ActorDevice, ID: dev.HardwareUUID, Label: "computer " + dev.ComputerName, IP: ip}
 }

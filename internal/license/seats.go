@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -18,6 +19,7 @@ type seatRequest struct {
 	dev        Device
 	method     string
 	credential string
+	ip         string
 	now        time.Time
 	// result
 	activationID string
@@ -168,9 +170,31 @@ func (s *Service) grantSeats(ctx context.Context, tx *store.Tx, t *target, reqs 
 				missing++
 			}
 		}
-		return giveBack(ctx, tx, t, kind, missing)
+		if err := giveBack(ctx, tx, t, kind, missing); err != nil {
+			return err
+		}
+		return auditGranted(ctx, tx, t, cands)
 	}
-	return s.grantScarce(ctx, tx, t, cands, now)
+	if err := s.grantScarce(ctx, tx, t, cands, now); err != nil {
+		return err
+	}
+	return auditGranted(ctx, tx, t, cands)
+}
+
+// auditGranted records each computer that took a seat in this transaction.
+func auditGranted(ctx context.Context, tx *store.Tx, t *target, reqs []*seatRequest) error {
+	for _, r := range reqs {
+		if r.err != nil || r.activationID == "" {
+			continue
+		}
+		after := map[string]string{"method": r.method, "key_id": t.keyID, "serial": r.dev.Serial,
+			"macos_user": r.dev.MacOSUser, "app_version": r.dev.AppVersion}
+		if err := audit.Record(ctx, tx, deviceActor(r.dev, r.ip), audit.Entry{AccountID: t.accountID, Action: "device.activated",
+			TargetType: "computer", TargetID: r.activationID, TargetLabel: r.dev.ComputerName, After: after}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // giveBack returns n seats counted for requests that did not need them.

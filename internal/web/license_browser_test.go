@@ -27,7 +27,7 @@ var codeRe = regexp.MustCompile(`\b[A-HJ-NP-Z2-9]{5}(?:-[A-HJ-NP-Z2-9]{5}){3}\b`
 // email arrives at a real SMTP server → the reference client activates
 // with the code from the email → the admin sees the computer in Registered
 // Computers and deactivates it → the client's next check says deactivated,
-// the seat is free again, and the audit log shows the admin's steps.
+// the seat is free again, and the audit log shows every step.
 func TestBrowserLicensingJourney(t *testing.T) {
 	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
 		sink := testenv.SMTP(t)
@@ -156,10 +156,10 @@ func TestBrowserLicensingJourney(t *testing.T) {
 		run(t, ctx, chromedp.Navigate(node.URL+subPath+"/invitations?status=used"), chromedp.WaitVisible(chromedp.CSS("table.invitations")))
 		apptest.MustContain(t, get(t, ctx, chromedp.Text(chromedp.CSS("table.invitations tbody"))), "bo@journey.example")
 
-		// The audit log shows every step the people took.
+		// The audit log shows every step, the computer's own included.
 		run(t, ctx, chromedp.Navigate(node.URL+"/accounts/"+acct+"/audit"), chromedp.WaitVisible(chromedp.CSS("tbody")))
 		audit := get(t, ctx, chromedp.Text(chromedp.CSS("tbody")))
-		for _, a := range []string{"account.created", "license.key_registered", "license.sublicense_created", "license.invitations_sent", "license.computers_deactivated"} {
+		for _, a := range []string{"account.created", "license.key_registered", "license.sublicense_created", "license.invitations_sent", "device.activated", "license.computers_deactivated"} {
 			apptest.MustContain(t, audit, a)
 		}
 	})
