@@ -54,8 +54,16 @@ func (db *DB) provider() (*goose.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations for %s: %w", db.dialect, err)
 	}
+	return db.providerFor(sub)
+}
+
+// providerFor builds the goose provider over a migrations folder. Features
+// own version ranges, so a feature's new migration can sort below versions a
+// database already has (a foundation 00002 after licensing's 00101):
+// out-of-order migrations are allowed and applied.
+func (db *DB) providerFor(sub fs.FS) (*goose.Provider, error) {
 	dialect := goose.DialectSQLite3
-	var opts []goose.ProviderOption
+	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
 	if db.dialect == Postgres {
 		dialect = goose.DialectPostgres
 		locker, err := newPostgresLocker()
