@@ -100,7 +100,17 @@ func New(svc *license.Service, cfg Config) *Handler {
 
 // route registers path for one method; other methods get a JSON 405.
 func (h *Handler) route(method, path string, fn http.HandlerFunc) {
-	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+	routeMethod(h.mux, method, path, fn)
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	serveJSON(w, r, h.mux, h.cfg.Log)
+}
+
+// routeMethod registers path on mux for one method (GET also answers HEAD);
+// other methods get a JSON 405.
+func routeMethod(mux *http.ServeMux, method, path string, fn http.HandlerFunc) {
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != method && !(method == "GET" && r.Method == "HEAD") {
 			w.Header().Set("Allow", method)
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Use "+method+".")
@@ -110,20 +120,22 @@ func (h *Handler) route(method, path string, fn http.HandlerFunc) {
 	})
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serveJSON serves a JSON API mux: no caching, no sniffing, and a panic
+// becomes a JSON 500 with a reference that is also in the log.
+func serveJSON(w http.ResponseWriter, r *http.Request, mux *http.ServeMux, log *slog.Logger) {
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
 			ref := ids.Secret(6)
-			h.cfg.Log.Error("client api panic", "panic", fmt.Sprint(p), "path", r.URL.Path, "ref", ref)
+			log.Error("client api panic", "panic", fmt.Sprint(p), "path", r.URL.Path, "ref", ref)
 			writeError(w, http.StatusInternalServerError, "internal", "Internal error (reference "+ref+").")
 		}
 	}()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	h.mux.ServeHTTP(w, r)
+	mux.ServeHTTP(w, r)
 }
 
 func remoteIP(r *http.Request) string {

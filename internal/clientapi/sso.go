@@ -77,30 +77,11 @@ func NewSSO(svc *license.Service, cfg SSOConfig) *SSOHandler {
 
 // route registers path for one method; other methods get a JSON 405.
 func (h *SSOHandler) route(method, path string, fn http.HandlerFunc) {
-	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != method {
-			w.Header().Set("Allow", method)
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Use "+method+".")
-			return
-		}
-		fn(w, r)
-	})
+	routeMethod(h.mux, method, path, fn)
 }
 
 func (h *SSOHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			ref := ids.Secret(6)
-			h.cfg.Log.Error("client api panic", "panic", fmt.Sprint(p), "path", r.URL.Path, "ref", ref)
-			writeError(w, http.StatusInternalServerError, "internal", "Internal error (reference "+ref+").")
-		}
-	}()
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	h.mux.ServeHTTP(w, r)
+	serveJSON(w, r, h.mux, h.cfg.Log)
 }
 
 type ssoStartRequest struct {
