@@ -110,7 +110,12 @@ func (s *Service) PersonByEmail(ctx context.Context, email string) (*Person, err
 
 // PersonByID finds a person.
 func (s *Service) PersonByID(ctx context.Context, id string) (*Person, error) {
-	p, _, err := scanPerson(s.DB.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE id = ?`, id))
+	return s.PersonByIDTx(ctx, s.DB, id)
+}
+
+// PersonByIDTx is PersonByID through q (inside a caller's transaction).
+func (s *Service) PersonByIDTx(ctx context.Context, q store.Querier, id string) (*Person, error) {
+	p, _, err := scanPerson(q.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE id = ?`, id))
 	return p, err
 }
 

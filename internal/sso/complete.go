@@ -138,7 +138,7 @@ func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Asserti
 			accountID, personID, a.ObjectID, strings.ToLower(name), id.SCIMUserID, string(groupsJSON), now, now); err != nil {
 			return fmt.Errorf("record sso identity: %w", err)
 		}
-		p, err := personByID(ctx, tx, personID)
+		p, err := s.Accounts.PersonByIDTx(ctx, tx, personID)
 		if err != nil {
 			return err
 		}
@@ -178,16 +178,6 @@ func findIdentity(ctx context.Context, tx *store.Tx, accountID, objectID, nameNo
 		}
 	}
 	return "", store.ErrNotFound
-}
-
-func personByID(ctx context.Context, q store.Querier, id string) (*account.Person, error) {
-	var p account.Person
-	err := q.QueryRow(ctx, `SELECT id, email, display_name, is_operator, disabled FROM people WHERE id = ?`, id).
-		Scan(&p.ID, &p.Email, &p.DisplayName, &p.IsOperator, &p.Disabled)
-	if err != nil {
-		return nil, store.NotFound(err)
-	}
-	return &p, nil
 }
 
 // syncMembership makes the person an active member and keeps the admin role

@@ -326,9 +326,6 @@ func ClientIP(r *http.Request) string {
 	return host
 }
 
-// Shutdown hook for symmetry with other components.
-func (s *Server) Shutdown(context.Context) error { return nil }
-
 type statusRecorder struct {
 	http.ResponseWriter
 	status      int
