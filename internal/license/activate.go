@@ -2,6 +2,7 @@ package license
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -404,18 +405,27 @@ type deviceRow struct {
 	method     string
 }
 
+const deviceQuery = `SELECT a.id, a.status, a.method, a.key_id, a.account_id, a.subscription_id, a.hardware_uuid, a.serial,
+	a.computer_name, a.app_version, a.last_check_at, s.edition, s.model, s.status, s.trial, s.ends_at, s.purged_at
+	FROM license_activations a JOIN subscriptions s ON s.id = a.subscription_id WHERE a.credential_hash = ?`
+
 func (s *Service) deviceByCredential(ctx context.Context, q store.Querier, credential string) (*deviceRow, error) {
 	if !validCredential(credential) {
 		return nil, deviceErr(CodeUnauthorized, "Missing or unknown device credential.")
 	}
 	// Every license check runs this query, so it reads only what a check
-	// needs (the claims, the subscription's state, the device): SQLite
-	// parses each statement anew, and parsing is most of its cost.
+	// needs (the claims, the subscription's state, the device), as a
+	// prepared statement when outside a transaction (SQLite would parse it
+	// anew each time, and parsing is most of its cost).
 	d := &deviceRow{}
-	err := q.QueryRow(ctx, `SELECT a.id, a.status, a.method, a.key_id, a.account_id, a.subscription_id, a.hardware_uuid, a.serial,
-		a.computer_name, a.app_version, a.last_check_at, s.edition, s.model, s.status, s.trial, s.ends_at, s.purged_at
-		FROM license_activations a JOIN subscriptions s ON s.id = a.subscription_id WHERE a.credential_hash = ?`,
-		ids.Hash(credential)).Scan(&d.id, &d.status, &d.method, &d.t.keyID, &d.t.accountID, &d.t.subscriptionID,
+	hash := ids.Hash(credential)
+	var row *sql.Row
+	if db, ok := q.(*store.DB); ok {
+		row = db.QueryRowPrepared(ctx, deviceQuery, hash)
+	} else {
+		row = q.QueryRow(ctx, deviceQuery, hash)
+	}
+	err := row.Scan(&d.id, &d.status, &d.method, &d.t.keyID, &d.t.accountID, &d.t.subscriptionID,
 		&d.dev.HardwareUUID, &d.dev.Serial, &d.dev.ComputerName, &d.dev.AppVersion, &d.lastCheck,
 		&d.t.edition, &d.t.model, &d.t.subStatus, &d.t.trial, &d.t.endsAt, &d.t.purgedAt)
 	if isNoRows(err) {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -36,6 +37,7 @@ type DB struct {
 	write   *sql.DB
 	read    *sql.DB
 	url     string
+	stmts   sync.Map // query text → *sql.Stmt on the read pool (QueryRowPrepared)
 }
 
 // Open connects to databaseURL: "sqlite:///path/to/file.db" (or "sqlite://file.db"
@@ -134,6 +136,10 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes every pool.
 func (db *DB) Close() error {
+	db.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	err := db.write.Close()
 	if db.read != db.write {
 		if rerr := db.read.Close(); err == nil {
@@ -298,3 +304,23 @@ func (w writerQuerier) Dialect() Dialect { return w.db.dialect }
 
 // Writer returns a Querier that reads through the writer connection.
 func (db *DB) Writer() Querier { return db.writer() }
+
+// QueryRowPrepared is QueryRow for a hot query with a fixed text: the
+// statement is prepared once (per pooled connection, by database/sql) and
+// reused, which saves SQLite from parsing it on every call — most of a cheap
+// lookup's cost. Only use it with constant query strings: each one stays
+// cached until Close.
+func (db *DB) QueryRowPrepared(ctx context.Context, query string, args ...any) *sql.Row {
+	st, ok := db.stmts.Load(query)
+	if !ok {
+		prepared, err := db.read.PrepareContext(ctx, db.rebind(query))
+		if err != nil {
+			return db.read.QueryRowContext(ctx, db.rebind(query), args...)
+		}
+		var loaded bool
+		if st, loaded = db.stmts.LoadOrStore(query, prepared); loaded {
+			prepared.Close()
+		}
+	}
+	return st.(*sql.Stmt).QueryRowContext(ctx, args...)
+}

@@ -495,3 +495,28 @@ func minus(a, b []string) []string {
 	}
 	return out
 }
+
+func TestQueryRowPrepared(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if err := store.SetSetting(ctx, db, "prep-a", "1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.SetSetting(ctx, db, "prep-b", "2"); err != nil {
+			t.Fatal(err)
+		}
+		const q = `SELECT value FROM settings WHERE key = ?`
+		for i := 0; i < 3; i++ { // the second and third calls reuse the statement
+			for key, want := range map[string]string{"prep-a": "1", "prep-b": "2"} {
+				var got string
+				if err := db.QueryRowPrepared(ctx, q, key).Scan(&got); err != nil || got != want {
+					t.Fatalf("%s = %q, %v; want %q", key, got, err, want)
+				}
+			}
+		}
+		var got string
+		if err := db.QueryRowPrepared(ctx, q, "missing").Scan(&got); store.NotFound(err) != store.ErrNotFound {
+			t.Fatalf("missing row: %v", err)
+		}
+	})
+}
