@@ -66,6 +66,11 @@ func (s *Service) CreateSession(ctx context.Context, q store.Querier, n NewSessi
 	return secret, nil
 }
 
+const sessionQuery = `SELECT s.id_hash, s.account_id, s.auth_method, s.sso_account_id, s.sso_admin,
+		s.created_at, s.last_seen_at, s.expires_at,
+		p.id, p.email, p.display_name, p.is_operator, p.disabled, p.created_at, p.last_sign_in_at, p.password_hash <> ''
+	FROM sessions s JOIN people p ON p.id = s.person_id WHERE s.id_hash = ?`
+
 // SessionByToken returns the live session for a cookie value, or
 // store.ErrNotFound when it does not exist, expired, idled out or its person
 // is disabled.
@@ -75,10 +80,8 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (*Session, e
 	}
 	var ss Session
 	var account, ssoAccount *string
-	err := s.DB.QueryRow(ctx, `SELECT s.id_hash, s.account_id, s.auth_method, s.sso_account_id, s.sso_admin,
-			s.created_at, s.last_seen_at, s.expires_at,
-			p.id, p.email, p.display_name, p.is_operator, p.disabled, p.created_at, p.last_sign_in_at, p.password_hash <> ''
-		FROM sessions s JOIN people p ON p.id = s.person_id WHERE s.id_hash = ?`, ids.Hash(token)).Scan(
+	// Every signed-in request runs this lookup: a prepared statement.
+	err := s.DB.QueryRowPrepared(ctx, sessionQuery, ids.Hash(token)).Scan(
 		&ss.IDHash, &account, &ss.Method, &ssoAccount, &ss.SSOAdmin, &ss.CreatedAt, &ss.LastSeenAt, &ss.ExpiresAt,
 		&ss.Person.ID, &ss.Person.Email, &ss.Person.DisplayName, &ss.Person.IsOperator, &ss.Person.Disabled,
 		&ss.Person.CreatedAt, &ss.Person.LastSignIn, &ss.Person.HasPassword)
