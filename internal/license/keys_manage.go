@@ -364,7 +364,7 @@ func (s *Service) UpdateKey(ctx context.Context, caller Caller, keyID string, in
 				return gerr
 			}
 			if cur.Used > in.Seats {
-				return fieldErr("seats", "%d computers are activated with this key; deactivate some before lowering its seats to %d.", cur.Used, in.Seats)
+				return fieldErr("seats", "%d seats of this key are in use; free some before lowering its seats to %d.", cur.Used, in.Seats)
 			}
 			return fieldErr("seats", "The key was changed by someone else meanwhile; reload and try again.")
 		} else if err != nil {
@@ -387,7 +387,7 @@ func (s *Service) UpdateKey(ctx context.Context, caller Caller, keyID string, in
 					if in.Kind == KindReserved {
 						return s.reserveRoomError(ctx, tx, k.SubscriptionID, in.Seats)
 					}
-					return fieldErr("kind", "The shared pool has no room for the %d computers this key holds; free seats first.", used)
+					return fieldErr("kind", "The shared pool has no room for the %d seats this key holds; free seats first.", used)
 				}
 				return err
 			}
@@ -429,7 +429,7 @@ func (s *Service) DeleteKey(ctx context.Context, caller Caller, keyID string, co
 			return 0, err
 		}
 		return 0, &ConfirmationError{Action: "delete_key", Message: fmt.Sprintf(
-			"Deleting %s deactivates the %d computers activated with it and revokes its pending invitations. Delete it?", keyLabel(k), k.Used)}
+			"Deleting %s gives back its %d seats in use (its computers are deactivated, SSO seats drawn from it are revoked) and revokes its pending invitations. Delete it?", keyLabel(k), k.Used)}
 	}
 	now := store.At(s.now())
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {

@@ -322,7 +322,7 @@ func TestSeatRules(t *testing.T) {
 		// Deleting asks first, then deactivates the computers and frees the seats.
 		_, err = s.DeleteKey(ctx, a, res4.ID, false, testActor)
 		var ce *ConfirmationError
-		if !errors.As(err, &ce) || !strings.Contains(ce.Message, "4 computers") {
+		if !errors.As(err, &ce) || !strings.Contains(ce.Message, "4 seats in use") {
 			t.Fatalf("delete without confirmation: %v", err)
 		}
 		n, err := s.DeleteKey(ctx, a, res4.ID, true, testActor)
