@@ -544,7 +544,7 @@ func deactivateTx(ctx context.Context, tx *store.Tx, refs []actRef, by string, n
 			args = append(args, id)
 		}
 		res, err := tx.Exec(ctx, `UPDATE license_activations SET status = 'deactivated', deactivated_at = ?, deactivated_by = ?
-			WHERE key_id = ? AND id IN (`+placeholders(len(actIDs))+`) AND status = 'active' AND method <> 'sso'`, args...)
+			WHERE key_id = ? AND id IN (`+store.Placeholders(len(actIDs))+`) AND status = 'active' AND method <> 'sso'`, args...)
 		if err != nil {
 			return 0, fmt.Errorf("deactivate: %w", err)
 		}
@@ -579,13 +579,6 @@ func deactivateTx(ctx context.Context, tx *store.Tx, refs []actRef, by string, n
 		}
 	}
 	return total, nil
-}
-
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?, ", n-1) + "?"
 }
 
 // deviceActor names a computer as the author of its own events.

@@ -150,7 +150,7 @@ func (s *Service) DeactivateComputers(ctx context.Context, caller Caller, activa
 			chunk := valid[start:min(start+500, len(valid))]
 			a := append(append([]any{}, args...), toAny(chunk)...)
 			rows, err := tx.Query(ctx, `SELECT a.id, a.key_id, a.computer_name FROM license_activations a JOIN license_keys k ON k.id = a.key_id `+
-				where+` AND a.id IN (`+placeholders(len(chunk))+`)`, a...)
+				where+` AND a.id IN (`+store.Placeholders(len(chunk))+`)`, a...)
 			if err != nil {
 				return fmt.Errorf("deactivate computers: %w", err)
 			}

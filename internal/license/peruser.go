@@ -386,7 +386,7 @@ func deactivateSSODevicesTx(ctx context.Context, tx *store.Tx, keyID string, act
 		args = append(args, id)
 	}
 	rows, err := tx.Query(ctx, `UPDATE license_activations SET status = 'deactivated', deactivated_at = ?, deactivated_by = ?
-		WHERE key_id = ? AND id IN (`+placeholders(len(actIDs))+`) AND status = 'active' AND method = 'sso'
+		WHERE key_id = ? AND id IN (`+store.Placeholders(len(actIDs))+`) AND status = 'active' AND method = 'sso'
 		RETURNING COALESCE(person_id, '')`, args...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("deactivate sso devices: %w", err)

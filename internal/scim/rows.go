@@ -91,7 +91,7 @@ func loadRecords(ctx context.Context, q store.Querier, t *table, accountID strin
 	byID := make(map[string]*record, len(ids))
 	for _, chunk := range chunks(ids, 500) {
 		args := append([]any{accountID}, anySlice(chunk)...)
-		rows, err := q.Query(ctx, `SELECT `+recordCols+` FROM `+t.name+` WHERE account_id = ? AND id IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := q.Query(ctx, `SELECT `+recordCols+` FROM `+t.name+` WHERE account_id = ? AND id IN (`+store.Placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -139,13 +139,6 @@ func anySlice(s []string) []any {
 	return out
 }
 
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?, ", n-1) + "?"
-}
-
 // memberRef is one membership as rendered: the other side's id and name.
 type memberRef struct {
 	id      string
@@ -158,7 +151,7 @@ func groupsOfUsers(ctx context.Context, q store.Querier, accountID string, userI
 	for _, chunk := range chunks(userIDs, 500) {
 		args := append([]any{accountID}, anySlice(chunk)...)
 		rows, err := q.Query(ctx, `SELECT m.user_id, g.id, g.display_name FROM scim_group_members m CROSS JOIN scim_groups g
-			WHERE m.account_id = ? AND m.user_id IN (`+placeholders(len(chunk))+`)
+			WHERE m.account_id = ? AND m.user_id IN (`+store.Placeholders(len(chunk))+`)
 			AND g.account_id = m.account_id AND g.id = m.group_id ORDER BY g.display_name_norm, g.id`, args...)
 		if err != nil {
 			return nil, err
@@ -191,7 +184,7 @@ func membersOfGroups(ctx context.Context, q store.Querier, accountID string, gro
 		// index); on PostgreSQL it is an ordinary inner join.
 		rows, err := q.Query(ctx, `SELECT m.group_id, u.id, CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.user_name END
 			FROM scim_group_members m CROSS JOIN scim_users u
-			WHERE m.account_id = ? AND m.group_id IN (`+placeholders(len(chunk))+`)
+			WHERE m.account_id = ? AND m.group_id IN (`+store.Placeholders(len(chunk))+`)
 			AND u.account_id = m.account_id AND u.id = m.user_id ORDER BY m.group_id, m.user_id`, args...)
 		if err != nil {
 			return nil, err
@@ -257,7 +250,7 @@ func existingUsers(ctx context.Context, q store.Querier, accountID string, ids [
 	found := make(map[string]bool, len(ids))
 	for _, chunk := range chunks(ids, 500) {
 		args := append([]any{accountID}, anySlice(chunk)...)
-		rows, err := q.Query(ctx, `SELECT id FROM scim_users WHERE account_id = ? AND id IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := q.Query(ctx, `SELECT id FROM scim_users WHERE account_id = ? AND id IN (`+store.Placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -321,7 +314,7 @@ func removeMembers(ctx context.Context, tx *store.Tx, accountID, groupID string,
 	for _, chunk := range chunks(ids, 500) {
 		args := append([]any{accountID, groupID}, anySlice(chunk)...)
 		rows, err := tx.Query(ctx, `DELETE FROM scim_group_members WHERE account_id = ? AND group_id = ? AND user_id IN (`+
-			placeholders(len(chunk))+`) RETURNING user_id`, args...)
+			store.Placeholders(len(chunk))+`) RETURNING user_id`, args...)
 		if err != nil {
 			return nil, err
 		}

@@ -324,3 +324,11 @@ func (db *DB) QueryRowPrepared(ctx context.Context, query string, args ...any) *
 	}
 	return st.(*sql.Stmt).QueryRowContext(ctx, args...)
 }
+
+// Placeholders returns "?, ?, …" for an IN list of n values.
+func Placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
