@@ -103,7 +103,8 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
-// checkInvariants recomputes (I1)–(I5) of doc.go from the rows.
+// checkInvariants recomputes (I1)–(I4) of doc.go, and (I5') and (I6) of
+// peruser.go (which are (I5) when no per-user seats exist), from the rows.
 func checkInvariants(t *testing.T, db *store.DB, subscriptionID string) {
 	t.Helper()
 	ctx := context.Background()
@@ -112,7 +113,6 @@ func checkInvariants(t *testing.T, db *store.DB, subscriptionID string) {
 	if err := q.QueryRow(ctx, `SELECT seats, reserved, shared_used FROM subscriptions WHERE id = ?`, subscriptionID).Scan(&seats, &reserved, &sharedUsed); err != nil {
 		t.Fatal(err)
 	}
-	var sumReserved, sumShared int
 	rows, err := q.Query(ctx, `SELECT id, kind, seats, used, deleted_at IS NOT NULL FROM license_keys WHERE subscription_id = ?`, subscriptionID)
 	if err != nil {
 		t.Fatal(err)
@@ -131,13 +131,33 @@ func checkInvariants(t *testing.T, db *store.DB, subscriptionID string) {
 		keys = append(keys, k)
 	}
 	rows.Close()
+	var sumReserved, sumShared int
 	for _, k := range keys {
-		var active int
-		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM license_activations WHERE key_id = ? AND status = 'active'`, k.id).Scan(&active); err != nil {
+		var devices, userSeats, orphans, badCount int
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM license_activations WHERE key_id = ? AND status = 'active' AND method <> 'sso'`, k.id).Scan(&devices); err != nil {
 			t.Fatal(err)
 		}
-		if active != k.used {
-			t.Errorf("I5: key %s (%s) used=%d but %d active activations", k.id, k.kind, k.used, active)
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM license_user_seats WHERE key_id = ? AND status = 'active'`, k.id).Scan(&userSeats); err != nil {
+			t.Fatal(err)
+		}
+		if devices+userSeats != k.used {
+			t.Errorf("I5': key %s (%s) used=%d but %d device activations + %d user seats", k.id, k.kind, k.used, devices, userSeats)
+		}
+		// I6: every active SSO device has its person's seat on the same key,
+		// and the seat's device count matches.
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM license_activations a WHERE a.key_id = ? AND a.status = 'active' AND a.method = 'sso'
+			AND NOT EXISTS (SELECT 1 FROM license_user_seats s WHERE s.key_id = a.key_id AND s.person_id = a.person_id AND s.status = 'active')`, k.id).Scan(&orphans); err != nil {
+			t.Fatal(err)
+		}
+		if orphans != 0 {
+			t.Errorf("I6: key %s has %d SSO devices without a seat", k.id, orphans)
+		}
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM license_user_seats s WHERE s.key_id = ? AND s.status = 'active'
+			AND s.devices <> (SELECT COUNT(*) FROM license_activations a WHERE a.key_id = s.key_id AND a.person_id = s.person_id AND a.method = 'sso' AND a.status = 'active')`, k.id).Scan(&badCount); err != nil {
+			t.Fatal(err)
+		}
+		if badCount != 0 {
+			t.Errorf("I6: key %s has %d seats whose device count is wrong", k.id, badCount)
 		}
 		if k.deleted {
 			if k.used != 0 {

@@ -17,88 +17,6 @@ import (
 	"gatehouse/internal/testenv"
 )
 
-// checkUserInvariants recomputes (I1)–(I4), (I5') and (I6) of peruser.go
-// from the rows.
-func checkUserInvariants(t *testing.T, db *store.DB, subscriptionID string) {
-	t.Helper()
-	ctx := context.Background()
-	q := db.Writer()
-	var seats, reserved, sharedUsed int
-	if err := q.QueryRow(ctx, `SELECT seats, reserved, shared_used FROM subscriptions WHERE id = ?`, subscriptionID).Scan(&seats, &reserved, &sharedUsed); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := q.Query(ctx, `SELECT id, kind, seats, used, deleted_at IS NOT NULL FROM license_keys WHERE subscription_id = ?`, subscriptionID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type key struct {
-		id, kind    string
-		seats, used int
-		deleted     bool
-	}
-	var keys []key
-	for rows.Next() {
-		var k key
-		if err := rows.Scan(&k.id, &k.kind, &k.seats, &k.used, &k.deleted); err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, k)
-	}
-	rows.Close()
-	var sumReserved, sumShared int
-	for _, k := range keys {
-		var devices, userSeats, orphans, badCount int
-		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM license_activations WHERE key_id = ? AND status = 'active' AND method <> 'sso'`, k.id).Scan(&devices); err != nil {
-			t.Fatal(err)
-		}
-		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM license_user_seats WHERE key_id = ? AND status = 'active'`, k.id).Scan(&userSeats); err != nil {
-			t.Fatal(err)
-		}
-		if devices+userSeats != k.used {
-			t.Errorf("I5': key %s (%s) used=%d but %d device activations + %d user seats", k.id, k.kind, k.used, devices, userSeats)
-		}
-		// I6: every active SSO device has its person's seat on the same key,
-		// and the seat's device count matches.
-		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM license_activations a WHERE a.key_id = ? AND a.status = 'active' AND a.method = 'sso'
-			AND NOT EXISTS (SELECT 1 FROM license_user_seats s WHERE s.key_id = a.key_id AND s.person_id = a.person_id AND s.status = 'active')`, k.id).Scan(&orphans); err != nil {
-			t.Fatal(err)
-		}
-		if orphans != 0 {
-			t.Errorf("I6: key %s has %d SSO devices without a seat", k.id, orphans)
-		}
-		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM license_user_seats s WHERE s.key_id = ? AND s.status = 'active'
-			AND s.devices <> (SELECT COUNT(*) FROM license_activations a WHERE a.key_id = s.key_id AND a.person_id = s.person_id AND a.method = 'sso' AND a.status = 'active')`, k.id).Scan(&badCount); err != nil {
-			t.Fatal(err)
-		}
-		if badCount != 0 {
-			t.Errorf("I6: key %s has %d seats whose device count is wrong", k.id, badCount)
-		}
-		if k.deleted {
-			if k.used != 0 {
-				t.Errorf("deleted key %s still uses %d", k.id, k.used)
-			}
-			continue
-		}
-		if k.kind != KindPrimary && k.used > k.seats {
-			t.Errorf("I2: key %s used %d > seats %d", k.id, k.used, k.seats)
-		}
-		if k.kind == KindReserved {
-			sumReserved += k.seats
-		} else {
-			sumShared += k.used
-		}
-	}
-	if reserved != sumReserved {
-		t.Errorf("I3: reserved=%d, reserved keys sum to %d", reserved, sumReserved)
-	}
-	if sharedUsed != sumShared {
-		t.Errorf("I4: shared_used=%d, primary+dynamic keys use %d", sharedUsed, sumShared)
-	}
-	if reserved+sharedUsed > seats {
-		t.Errorf("I1: reserved %d + shared_used %d vs seats %d", reserved, sharedUsed, seats)
-	}
-}
-
 // ssoEnv is an account with a per-user (or mixed) subscription.
 type ssoEnv struct {
 	s      *Service
@@ -224,7 +142,7 @@ func TestUserSeatLifecycle(t *testing.T) {
 		if got := e.keyUsed(t, primary.ID); got != 1 {
 			t.Fatalf("used %d after two devices of one person, want 1", got)
 		}
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 		// The same Mac again: a new credential, nothing else.
 		again, c3, err := e.activate(t, ann, annEmail, nil, mac1)
 		if err != nil || !c3.Reactivated || again.ActivationID != act1.ActivationID {
@@ -237,7 +155,7 @@ func TestUserSeatLifecycle(t *testing.T) {
 		if err != nil || chk.Claims.Method != MethodSSO || chk.Claims.User != annEmail {
 			t.Fatalf("check %+v %v", chk, err)
 		}
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 
 		// A device gives its seat back: Ann still holds the seat through
 		// her other device; the seat returns with her last device.
@@ -255,7 +173,7 @@ func TestUserSeatLifecycle(t *testing.T) {
 		if got := e.keyUsed(t, primary.ID); got != 0 {
 			t.Fatalf("used %d after the last device left, want 0", got)
 		}
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 
 		// Per-user licenses cannot be activated with the key.
 		holders, err := e.s.ProductLicenseHolders(ctx, e.caller.AccountID)
@@ -286,7 +204,7 @@ func TestUserSeatDeviceCapAndRevocation(t *testing.T) {
 		}
 		_, _, err = e.activate(t, ann, annEmail, nil, device(3))
 		wantRefusal(t, err, CodeDeviceLimit)
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 
 		// Revoked by an admin: every device fails with revoked, the seat
 		// is back at once, and revoking twice finds nothing.
@@ -338,7 +256,7 @@ func TestUserSeatDeviceCapAndRevocation(t *testing.T) {
 		if released.Load() != 1 {
 			t.Fatalf("released %d times", released.Load())
 		}
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 	})
 }
 
@@ -404,7 +322,7 @@ func TestUserGroupsPickPool(t *testing.T) {
 		dan, danEmail := e.person(t)
 		_, _, err = e.activate(t, dan, danEmail, []string{"G-Design"}, device(4))
 		wantRefusal(t, err, CodeNoFreeSeat)
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 
 		if got := e.keyUsed(t, design.ID); got != 2 {
 			t.Fatalf("design used %d", got)
@@ -420,14 +338,14 @@ func TestUserGroupsPickPool(t *testing.T) {
 		if got := e.keyUsed(t, design.ID); got != 1 {
 			t.Fatalf("design used %d after the move", got)
 		}
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 
 		// Deleting a key releases its per-user seats exactly once.
 		n, err := e.s.DeleteKey(ctx, e.caller, eng.ID, true, testActor)
 		if err != nil || n != 1 {
 			t.Fatalf("delete key: %d %v", n, err)
 		}
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 		// Unmapping.
 		if err := e.s.UnmapGroup(ctx, e.caller, design.ID, groups[0].ID, testActor); err != nil {
 			t.Fatal(err)
@@ -467,7 +385,7 @@ func TestMixedSeatArithmetic(t *testing.T) {
 		wantRefusal(t, err, CodeNoFreeSeat)
 		_, err = e.s.Activate(ctx, ActivateInput{Key: plain, Device: device(9)})
 		wantCode(t, err, CodeNoFreeSeat)
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 		// A Mac activated by key that its owner then activates with SSO on
 		// the same key gives its per-device seat back first.
 		if _, err := e.s.MapGroup(ctx, e.caller, team.ID, "team", "Team", nil, testActor); err != nil {
@@ -477,7 +395,7 @@ func TestMixedSeatArithmetic(t *testing.T) {
 		if err != nil || c.KeyID != team.ID {
 			t.Fatalf("convert: %+v %v", c, err)
 		}
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 		if got := e.keyUsed(t, team.ID); got != 2 {
 			t.Fatalf("team used %d, want 2 (one computer by key, one person)", got)
 		}
@@ -500,7 +418,7 @@ func TestMixedSeatArithmetic(t *testing.T) {
 		if err != nil || n != 2 {
 			t.Fatalf("deactivate computers %d %v", n, err)
 		}
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 		var shared int
 		if err := db.Writer().QueryRow(ctx, `SELECT shared_used FROM subscriptions WHERE id = ?`, e.sub.ID).Scan(&shared); err != nil || shared != 1 {
 			t.Fatalf("shared_used %d %v, want 1", shared, err)
@@ -668,7 +586,7 @@ func TestInactivityRevocation(t *testing.T) {
 		if ok, err := jobs.TryLease(ctx, db, InactivityJobName, "node-b", time.Minute); err != nil || ok {
 			t.Fatalf("the inactivity job's lease is not held: %v %v", ok, err)
 		}
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 		var action string
 		if err := db.QueryRow(ctx, `SELECT action FROM audit_log WHERE account_id = ? AND action = 'license.user_seat_revoked'`, e.caller.AccountID).Scan(&action); err != nil {
 			t.Fatalf("audit: %v", err)
@@ -720,7 +638,7 @@ func TestConcurrentUserSeatGrants(t *testing.T) {
 		if int(granted.Load()) != free || int(refused.Load()) != people-free {
 			t.Fatalf("granted %d refused %d; want %d and %d", granted.Load(), refused.Load(), free, people-free)
 		}
-		checkUserInvariants(t, db, e.sub.ID)
+		checkInvariants(t, db, e.sub.ID)
 		t.Logf("%s: %d concurrent per-user grants for %d seats in %v (%.0f grants/s)", db.Dialect(), people, free, elapsed,
 			float64(people)/elapsed.Seconds())
 	})
