@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 
@@ -401,92 +400,67 @@ type groupChange struct {
 
 func (s *Service) updateGroup(ctx context.Context, accountID string, actor audit.Actor, id, ifMatch string,
 	change func(tx *store.Tx, cur *record) (*groupChange, error)) (*record, error) {
-	if !ids.Valid(id) {
-		return nil, errNotFound
-	}
-	for attempt := 0; ; attempt++ {
-		var out *record
-		err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-			cur, err := loadRecord(ctx, tx, groupsTable, accountID, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return errNotFound
-			}
-			if err != nil {
-				return err
-			}
-			if !matchesETag(ifMatch, cur.version) {
-				return errf(http.StatusPreconditionFailed, "", "the resource is at version %s, not %s", etag(cur.version), ifMatch)
-			}
-			ch, err := change(tx, cur)
-			if err != nil {
-				return err
-			}
-			if err := checkRequired(groupType, ch.data); err != nil {
-				return err
-			}
-			var added, removed []string
-			if ch.members {
-				if added, removed, err = applyMembers(ctx, tx, accountID, id, ch.replaceAll, ch.adds, ch.removes); err != nil {
-					return err
-				}
-			}
-			dataChanged := !valueEqual(nil, ch.data, cur.data)
-			if !dataChanged && len(added) == 0 && len(removed) == 0 {
-				out = cur
-				return nil
-			}
-			now := store.At(s.now())
-			next := &record{id: id, data: ch.data, created: cur.created, modified: now.Time, version: cur.version + 1}
-			js, err := encodeData(ch.data)
-			if err != nil {
-				return err
-			}
-			displayName, externalID := groupColumns(ch.data)
-			res, err := tx.Exec(ctx, `UPDATE scim_groups SET display_name = ?, display_name_norm = ?, external_id = ?,
-				data = ?, last_modified = ?, version = ? WHERE account_id = ? AND id = ? AND version = ?`,
-				displayName, fold(displayName), nullable(externalID), js, now, next.version, accountID, id, cur.version)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				return errConcurrent
-			}
-			before, after := diffTop(cur.data, ch.data)
-			action := "scim.group_updated"
-			if !dataChanged {
-				action = "scim.group_members_changed"
-			}
-			if len(added) > 0 {
-				after["members_added"] = added
-			}
-			if len(removed) > 0 {
-				after["members_removed"] = removed
-			}
-			if err := audit.Record(ctx, tx, actor, audit.Entry{
-				AccountID: accountID, Action: action,
-				TargetType: "scim_group", TargetID: id, TargetLabel: displayName,
-				Before: before, After: after,
-			}); err != nil {
-				return err
-			}
-			if len(added) > 0 || len(removed) > 0 {
-				if err := s.hooks().MembershipChanged(ctx, tx, accountID, id, added, removed); err != nil {
-					return err
-				}
-			}
-			out = next
-			return nil
-		})
-		if errors.Is(err, errConcurrent) && attempt < maxUpdateAttempts {
-			continue
+	return s.updateRecord(ctx, groupsTable, accountID, id, ifMatch, func(tx *store.Tx, cur *record) (*record, error) {
+		ch, err := change(tx, cur)
+		if err != nil {
+			return nil, err
 		}
-		if errors.Is(err, errConcurrent) {
-			return nil, errf(http.StatusConflict, "", "the resource is being changed concurrently; retry")
+		if err := checkRequired(groupType, ch.data); err != nil {
+			return nil, err
 		}
-		return out, err
-	}
+		var added, removed []string
+		if ch.members {
+			if added, removed, err = applyMembers(ctx, tx, accountID, id, ch.replaceAll, ch.adds, ch.removes); err != nil {
+				return nil, err
+			}
+		}
+		dataChanged := !valueEqual(nil, ch.data, cur.data)
+		if !dataChanged && len(added) == 0 && len(removed) == 0 {
+			return cur, nil
+		}
+		now := store.At(s.now())
+		next := &record{id: id, data: ch.data, created: cur.created, modified: now.Time, version: cur.version + 1}
+		js, err := encodeData(ch.data)
+		if err != nil {
+			return nil, err
+		}
+		displayName, externalID := groupColumns(ch.data)
+		res, err := tx.Exec(ctx, `UPDATE scim_groups SET display_name = ?, display_name_norm = ?, external_id = ?,
+			data = ?, last_modified = ?, version = ? WHERE account_id = ? AND id = ? AND version = ?`,
+			displayName, fold(displayName), nullable(externalID), js, now, next.version, accountID, id, cur.version)
+		if err != nil {
+			return nil, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, err
+		} else if n == 0 {
+			return nil, errConcurrent
+		}
+		before, after := diffTop(cur.data, ch.data)
+		action := "scim.group_updated"
+		if !dataChanged {
+			action = "scim.group_members_changed"
+		}
+		if len(added) > 0 {
+			after["members_added"] = added
+		}
+		if len(removed) > 0 {
+			after["members_removed"] = removed
+		}
+		if err := audit.Record(ctx, tx, actor, audit.Entry{
+			AccountID: accountID, Action: action,
+			TargetType: "scim_group", TargetID: id, TargetLabel: displayName,
+			Before: before, After: after,
+		}); err != nil {
+			return nil, err
+		}
+		if len(added) > 0 || len(removed) > 0 {
+			if err := s.hooks().MembershipChanged(ctx, tx, accountID, id, added, removed); err != nil {
+				return nil, err
+			}
+		}
+		return next, nil
+	})
 }
 
 func (s *Service) replaceGroup(ctx context.Context, accountID string, actor audit.Actor, id, ifMatch string, body map[string]any) (*record, error) {
@@ -533,15 +507,9 @@ func (s *Service) deleteGroup(ctx context.Context, accountID string, actor audit
 		return errNotFound
 	}
 	return s.DB.InTx(ctx, func(tx *store.Tx) error {
-		cur, err := loadRecord(ctx, tx, groupsTable, accountID, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound
-		}
+		cur, err := loadForChange(ctx, tx, groupsTable, accountID, id, ifMatch)
 		if err != nil {
 			return err
-		}
-		if !matchesETag(ifMatch, cur.version) {
-			return errf(http.StatusPreconditionFailed, "", "the resource is at version %s, not %s", etag(cur.version), ifMatch)
 		}
 		members, err := memberIDsOf(ctx, tx, accountID, id)
 		if err != nil {

@@ -106,64 +106,69 @@ func (s *Service) getUser(ctx context.Context, accountID, id string) (*record, e
 // common path of PUT and PATCH.
 func (s *Service) updateUser(ctx context.Context, accountID string, actor audit.Actor, id, ifMatch string,
 	change func(cur *record) (map[string]any, error)) (*record, error) {
+	return s.updateRecord(ctx, usersTable, accountID, id, ifMatch, func(tx *store.Tx, cur *record) (*record, error) {
+		data, err := change(cur)
+		if err != nil {
+			return nil, err
+		}
+		if err := prepareUser(data); err != nil {
+			return nil, err
+		}
+		if valueEqual(nil, data, cur.data) {
+			return cur, nil // nothing changed: no write, no new version
+		}
+		now := store.At(s.now())
+		next := &record{id: id, data: data, created: cur.created, modified: now.Time, version: cur.version + 1}
+		if err := writeUser(ctx, tx, accountID, next, cur.version); err != nil {
+			return nil, err
+		}
+		before, after := diffTop(cur.data, data)
+		old, neu := cur.user(), next.user()
+		action := "scim.user_updated"
+		switch {
+		case old.Active && !neu.Active:
+			action = "scim.user_deactivated"
+		case !old.Active && neu.Active:
+			action = "scim.user_reactivated"
+		}
+		if err := audit.Record(ctx, tx, actor, audit.Entry{
+			AccountID: accountID, Action: action,
+			TargetType: "scim_user", TargetID: id, TargetLabel: neu.UserName,
+			Before: before, After: after,
+		}); err != nil {
+			return nil, err
+		}
+		if err := s.hooks().UserChanged(ctx, tx, accountID, neu); err != nil {
+			return nil, err
+		}
+		if old.Active && !neu.Active {
+			if err := s.hooks().UserDeactivated(ctx, tx, accountID, neu); err != nil {
+				return nil, err
+			}
+		}
+		return next, nil
+	})
+}
+
+// updateRecord is the optimistic update shared by users and groups: inside a
+// transaction it loads the resource, checks If-Match, and lets change write
+// the new version (or return cur when nothing changed). A concurrent writer
+// (errConcurrent from the conditional UPDATE) makes it start over, a few
+// times, before answering 409.
+func (s *Service) updateRecord(ctx context.Context, t *table, accountID, id, ifMatch string,
+	change func(tx *store.Tx, cur *record) (*record, error)) (*record, error) {
 	if !ids.Valid(id) {
 		return nil, errNotFound
 	}
 	for attempt := 0; ; attempt++ {
 		var out *record
 		err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-			cur, err := loadRecord(ctx, tx, usersTable, accountID, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return errNotFound
-			}
+			cur, err := loadForChange(ctx, tx, t, accountID, id, ifMatch)
 			if err != nil {
 				return err
 			}
-			if !matchesETag(ifMatch, cur.version) {
-				return errf(http.StatusPreconditionFailed, "", "the resource is at version %s, not %s", etag(cur.version), ifMatch)
-			}
-			data, err := change(cur)
-			if err != nil {
-				return err
-			}
-			if err := prepareUser(data); err != nil {
-				return err
-			}
-			if valueEqual(nil, data, cur.data) {
-				out = cur // nothing changed: no write, no new version
-				return nil
-			}
-			now := store.At(s.now())
-			next := &record{id: id, data: data, created: cur.created, modified: now.Time, version: cur.version + 1}
-			if err := writeUser(ctx, tx, accountID, next, cur.version); err != nil {
-				return err
-			}
-			before, after := diffTop(cur.data, data)
-			old, neu := cur.user(), next.user()
-			action := "scim.user_updated"
-			switch {
-			case old.Active && !neu.Active:
-				action = "scim.user_deactivated"
-			case !old.Active && neu.Active:
-				action = "scim.user_reactivated"
-			}
-			if err := audit.Record(ctx, tx, actor, audit.Entry{
-				AccountID: accountID, Action: action,
-				TargetType: "scim_user", TargetID: id, TargetLabel: neu.UserName,
-				Before: before, After: after,
-			}); err != nil {
-				return err
-			}
-			if err := s.hooks().UserChanged(ctx, tx, accountID, neu); err != nil {
-				return err
-			}
-			if old.Active && !neu.Active {
-				if err := s.hooks().UserDeactivated(ctx, tx, accountID, neu); err != nil {
-					return err
-				}
-			}
-			out = next
-			return nil
+			out, err = change(tx, cur)
+			return err
 		})
 		if errors.Is(err, errConcurrent) && attempt < maxUpdateAttempts {
 			continue
@@ -173,6 +178,22 @@ func (s *Service) updateUser(ctx context.Context, accountID string, actor audit.
 		}
 		return out, err
 	}
+}
+
+// loadForChange loads a resource about to be changed or deleted and checks
+// the request's If-Match against its version.
+func loadForChange(ctx context.Context, tx *store.Tx, t *table, accountID, id, ifMatch string) (*record, error) {
+	cur, err := loadRecord(ctx, tx, t, accountID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !matchesETag(ifMatch, cur.version) {
+		return nil, errf(http.StatusPreconditionFailed, "", "the resource is at version %s, not %s", etag(cur.version), ifMatch)
+	}
+	return cur, nil
 }
 
 // writeUser updates the row if it is still at version prev.
@@ -234,15 +255,9 @@ func (s *Service) deleteUser(ctx context.Context, accountID string, actor audit.
 		return errNotFound
 	}
 	return s.DB.InTx(ctx, func(tx *store.Tx) error {
-		cur, err := loadRecord(ctx, tx, usersTable, accountID, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound
-		}
+		cur, err := loadForChange(ctx, tx, usersTable, accountID, id, ifMatch)
 		if err != nil {
 			return err
-		}
-		if !matchesETag(ifMatch, cur.version) {
-			return errf(http.StatusPreconditionFailed, "", "the resource is at version %s, not %s", etag(cur.version), ifMatch)
 		}
 		groups, err := groupsOfUsers(ctx, tx, accountID, []string{id})
 		if err != nil {
