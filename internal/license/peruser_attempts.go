@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
@@ -274,7 +275,7 @@ func (s *Service) CompleteSSOActivation(ctx context.Context, in SSOCompleteInput
 		return nil, s.refusal(s.refuseAttempt(ctx, a, deviceErr(CodeAttemptExpired,
 			"This activation took too long and expired. Start again in Desktop."), "signed in after the attempt expired", in.IP))
 	}
-	if !strings.EqualFold(in.Email, a.Email) {
+	if !sameEmail(in.Email, a.Email) {
 		return nil, s.refusal(s.refuseAttempt(ctx, a, deviceErr(CodeEmailMismatch,
 			"You signed in as %s, but Desktop asked to activate for %s. Start again in Desktop with the address you sign in with.", in.Email, a.Email),
 			fmt.Sprintf("attempt for %s completed by %s", a.Email, in.Email), in.IP))
@@ -461,4 +462,16 @@ func (s *Service) PurgeSSOAttempts(ctx context.Context) (int, error) {
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// sameEmail compares addresses as identifiers: case-insensitively and with
+// internationalised domains in one form (the account package's canonical
+// address), so "Ann@Bücher.example" and "ann@xn--bcher-kva.example" match.
+func sameEmail(a, b string) bool {
+	na, errA := account.NormalizeEmail(a)
+	nb, errB := account.NormalizeEmail(b)
+	if errA != nil || errB != nil {
+		return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+	}
+	return na == nb
 }
