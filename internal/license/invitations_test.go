@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/mail"
 	"gatehouse/internal/store"
 	"gatehouse/internal/testenv"
@@ -79,10 +80,11 @@ func FuzzParseInvitationCSV(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, v := range p.Valid {
-			if _, err := NormalizeEmail(v); err != nil || seen[strings.ToLower(v)] {
+			c, err := account.CanonicalEmail(v)
+			if err != nil || seen[c] {
 				t.Fatalf("invalid or duplicate address accepted: %q", v)
 			}
-			seen[strings.ToLower(v)] = true
+			seen[c] = true
 		}
 		for _, e := range p.Errors {
 			if e.Line < 1 {

@@ -80,9 +80,9 @@ func (s *Service) UserGroups(ctx context.Context, accountID, userID string) ([]G
 
 // FindUserForSAML links a SAML sign-in to a provisioned user: the user whose
 // externalId equals the assertion's objectidentifier (exact), else the one
-// whose userName equals name (the name claim or NameID, case-insensitive).
-// store.ErrNotFound when neither matches.
-func (s *Service) FindUserForSAML(ctx context.Context, accountID, objectID, name string) (*User, error) {
+// whose userName has the identity key nameKey (account.IdentityKey of the
+// name claim or NameID). store.ErrNotFound when neither matches.
+func (s *Service) FindUserForSAML(ctx context.Context, accountID, objectID, nameKey string) (*User, error) {
 	if objectID != "" {
 		r, err := scanRecord(s.DB.QueryRow(ctx, `SELECT `+recordCols+` FROM scim_users
 			WHERE account_id = ? AND external_id = ? ORDER BY id LIMIT 1`, accountID, objectID))
@@ -94,9 +94,9 @@ func (s *Service) FindUserForSAML(ctx context.Context, accountID, objectID, name
 			return nil, fmt.Errorf("find SCIM user: %w", err)
 		}
 	}
-	if name != "" {
+	if nameKey != "" {
 		r, err := scanRecord(s.DB.QueryRow(ctx, `SELECT `+recordCols+` FROM scim_users
-			WHERE account_id = ? AND user_name_norm = ?`, accountID, fold(name)))
+			WHERE account_id = ? AND user_name_norm = ?`, accountID, nameKey))
 		if err == nil {
 			u := r.user()
 			return &u, nil

@@ -162,7 +162,7 @@ func (s *Service) Begin(ctx context.Context, email, purpose, attemptRef, binding
 }
 
 func emailDomain(email string) string {
-	norm, err := account.NormalizeEmail(email)
+	norm, err := account.FormEmail(email)
 	if err != nil {
 		return ""
 	}
