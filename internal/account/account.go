@@ -72,7 +72,9 @@ func (p *Person) Verified() bool { return !p.EmailVerifiedAt.IsZero() }
 // person who has not proved their address: no session until they do.
 type UnverifiedError struct{ Person *Person }
 
-func (e *UnverifiedError) Error() string { return "the address " + e.Person.EmailNorm + " is not verified" }
+func (e *UnverifiedError) Error() string {
+	return "the address " + e.Person.EmailNorm + " is not verified"
+}
 
 // Name returns the display name, or the email when there is none.
 func (p *Person) Name() string {

@@ -50,7 +50,6 @@ func TestPasswordProblem(t *testing.T) {
 	}
 }
 
-
 func TestSafeCSV(t *testing.T) {
 	got := SafeCSV("=cmd()", "+1", "-2", "@x", "plain", "")
 	want := []string{"'=cmd()", "'+1", "'-2", "'@x", "plain", ""}
