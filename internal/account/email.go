@@ -74,7 +74,10 @@ func CanonicalEmail(raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out := asciiLower(local) + "@" + d
+	if isASCII(local) {
+		local = asciiLower(local)
+	}
+	out := local + "@" + d
 	if len(out) > maxAddressOctets {
 		return "", addrErr("too_long", "This email address is too long (at most 254 characters).")
 	}
@@ -226,6 +229,15 @@ func forbiddenRune(r rune) bool {
 	return false
 }
 
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // asciiLower lower-cases A–Z and nothing else.
 func asciiLower(s string) string {
 	for i := 0; i < len(s); i++ {
@@ -259,7 +271,8 @@ func FormEmail(typed string) (string, error) {
 
 // IdentityKey is the key SCIM userNames and SAML login names are compared
 // by: the canonical address when the value is an address; otherwise (a
-// login name such as "jdoe") the value itself, lower-cased in ASCII only.
+// login name such as "jdoe") the value itself, lower-cased when it is ASCII
+// and kept exactly otherwise (the same rule as an address's local part).
 // A value with an @ that is not a bare address, or with whitespace,
 // control or format characters, is refused.
 func IdentityKey(raw string) (string, error) {
@@ -282,6 +295,9 @@ func IdentityKey(raw string) (string, error) {
 	}
 	if !norm.NFC.IsNormalString(raw) {
 		return "", addrErr("not_nfc", "The login name is not in Unicode normalization form C.")
+	}
+	if !isASCII(raw) {
+		return raw, nil
 	}
 	return asciiLower(raw), nil
 }

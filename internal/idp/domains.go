@@ -82,6 +82,10 @@ func NormalizeDomain(raw string) (string, error) {
 	ascii, err := account.CanonicalDomain(d)
 	if err != nil {
 		if ae := (*account.AddressError)(nil); errors.As(err, &ae) && ae.Reason == "incomplete_domain" {
+			lower := strings.ToLower(d)
+			if _, icann := publicsuffix.PublicSuffix(lower); icann {
+				return "", bad("%s is a public suffix shared by many organizations, not a domain one organization can own. Enter your own domain, such as example.%s.", lower, lower)
+			}
 			return "", bad("%q is not a complete domain: it needs at least one dot, like example.com.", d)
 		}
 		return "", bad("%q is not a valid domain name: use letters, digits and hyphens, with dots between the parts.", d)

@@ -37,8 +37,8 @@ type ParsedAddresses struct {
 }
 
 // listAddress checks one address of an invitation list with the account
-// package's canonical address function and returns the address as written
-// and its canonical form (what duplicates are found by). The list is
+// package's canonical address function and returns its canonical form
+// (what is stored, mailed to and compared for duplicates). The list is
 // stricter than the function's own messages about display names: a list
 // holds addresses, so "Ann <ann@example.com>" gets a message saying that.
 func listAddress(s string) (addr, canonical string, err error) {
@@ -53,7 +53,7 @@ func listAddress(s string) (addr, canonical string, err error) {
 	if err != nil {
 		return "", "", errors.New(strings.TrimSuffix(lowerFirst(err.Error()), "."))
 	}
-	return s, canonical, nil
+	return canonical, canonical, nil
 }
 
 func lowerFirst(s string) string {

@@ -36,7 +36,7 @@ func TestParseInvitationCSV(t *testing.T) {
 	if strings.Join(p.Valid, " ") != strings.Join(wantValid, " ") {
 		t.Fatalf("valid %v, want %v", p.Valid, wantValid)
 	}
-	wantErrs := map[int]string{4: "not an email", 6: "duplicate of line 2", 7: "one column", 9: "not an email", 10: "incomplete"}
+	wantErrs := map[int]string{4: "needs an @", 6: "duplicate of line 2", 7: "one column", 9: "without a name", 10: "incomplete"}
 	if len(p.Errors) != len(wantErrs) {
 		t.Fatalf("errors %+v", p.Errors)
 	}

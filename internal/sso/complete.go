@@ -116,7 +116,7 @@ func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Asserti
 	id := &Identity{AccountID: accountID, Assertion: a, Groups: a.Groups}
 
 	if s.SCIM != nil {
-		u, err := s.SCIM.FindUserForSAML(ctx, accountID, a.ObjectID, key)
+		u, err := s.SCIM.FindUserForSAML(ctx, accountID, a.ObjectID, rawName)
 		switch {
 		case err == nil:
 			if !u.Active {

@@ -1,0 +1,225 @@
+package account
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
+
+// Hostile is the table of address forms an attacker (a stranger signing up,
+// an IdP user editing their own address, an IdP administrator) can send
+// when admin@corp.example.test, sam@corp.example.test,
+// kelvin@corp.example.test and ann@xn--bcher-kva.example exist. Want is the
+// canonical result ("" = refused). None of them may be an existing person
+// except the plain ASCII-case variant. Other packages' tests run the same
+// table through their entry points (SAML, SCIM, sign-up, invitations).
+var Hostile = []struct {
+	Name, Raw, Want string
+}{
+	{"display name quoted", `"alice@corp.example.test" <admin@corp.example.test>`, ""},
+	{"display name bare", `Alice <admin@corp.example.test>`, ""},
+	{"angle brackets only", `<admin@corp.example.test>`, ""},
+	{"comment after", `admin@corp.example.test(Admin)`, ""},
+	{"comment inside", `admin(x)@corp.example.test`, ""},
+	{"quoted local part", `"admin"@corp.example.test`, ""},
+	{"quoted whole", `"admin@corp.example.test"`, ""},
+	{"quoted with at", `"admin@corp.example.test"@evil.example`, ""},
+	{"capital I with dot", "admİn@corp.example.test", "admİn@corp.example.test"},
+	{"dotless i", "admın@corp.example.test", "admın@corp.example.test"},
+	{"long s", "ſam@corp.example.test", "ſam@corp.example.test"},
+	{"Kelvin sign", "\u212Aelvin@corp.example.test", ""},
+	{"decomposed e acute", "jose\u0301@corp.example.test", ""},
+	{"Cyrillic a", "аdmin@corp.example.test", "аdmin@corp.example.test"},
+	{"full-width at", "admin＠corp.example.test", ""},
+	{"full-width domain", "admin@ｃｏｒｐ.example.test", "admin@corp.example.test"},
+	{"NUL after", "admin@corp.example.test\x00", ""},
+	{"NUL inside", "adm\x00in@corp.example.test", ""},
+	{"newline", "admin@corp.example.test\n", ""},
+	{"tab before", "\tadmin@corp.example.test", ""},
+	{"leading space", " admin@corp.example.test", ""},
+	{"no-break space", "\u00a0admin@corp.example.test", ""},
+	{"zero-width space", "ad\u200bmin@corp.example.test", ""},
+	{"bidi override", "\u202eadmin@corp.example.test", ""},
+	{"DEL", "admin\x7f@corp.example.test", ""},
+	{"C1 control", "admin\u0085@corp.example.test", ""},
+	{"trailing dot", "admin@corp.example.test.", ""},
+	{"local trailing dot", "admin.@corp.example.test", ""},
+	{"two dots", "ad..min@corp.example.test", ""},
+	{"two ats", "admin@corp.example.test@evil.example", ""},
+	{"address literal", "admin@[127.0.0.1]", ""},
+	{"empty label", "admin@corp..example.test", ""},
+	{"single label", "admin@localhost", ""},
+	{"backslash", `adm\in@corp.example.test`, ""},
+	{"comma list", "admin@corp.example.test,evil@evil.example", ""},
+	{"invalid UTF-8", "adm\xffin@corp.example.test", ""},
+	{"IDN Unicode form", "ann@bücher.example", "ann@xn--bcher-kva.example"},
+	{"IDN ASCII form", "ann@xn--bcher-kva.example", "ann@xn--bcher-kva.example"},
+	{"IDN upper ASCII form", "ANN@XN--BCHER-KVA.EXAMPLE", "ann@xn--bcher-kva.example"},
+	{"percent hack", "admin%corp.example.test@evil.example", "admin%corp.example.test@evil.example"},
+	{"encoded word", "=?utf-8?q?admin?=@corp.example.test", "=?utf-8?q?admin?=@corp.example.test"},
+	{"local too long", strings.Repeat("a", 65) + "@corp.example.test", ""},
+	{"ASCII case (the same person)", "ADMIN@Corp.Example.TEST", "admin@corp.example.test"},
+}
+
+func TestCanonicalEmailHostile(t *testing.T) {
+	existing := map[string]bool{"admin@corp.example.test": true, "sam@corp.example.test": true,
+		"kelvin@corp.example.test": true, "ann@xn--bcher-kva.example": true, "jose@corp.example.test": true}
+	for _, c := range Hostile {
+		got, err := CanonicalEmail(c.Raw)
+		if c.Want == "" {
+			if err == nil {
+				t.Errorf("%s: CanonicalEmail(%q) = %q, want a refusal", c.Name, c.Raw, got)
+			} else if !IsAddressError(err) || err.Error() == "" {
+				t.Errorf("%s: refusal %v is not a sentence for people", c.Name, err)
+			}
+			continue
+		}
+		if err != nil || got != c.Want {
+			t.Errorf("%s: CanonicalEmail(%q) = %q, %v; want %q", c.Name, c.Raw, got, err, c.Want)
+			continue
+		}
+		// A result equal to an existing person's address is acceptable only
+		// when the spelling differs in ASCII case or the IDNA form of the
+		// domain (the same mailbox).
+		if existing[got] && !sameModuloASCIICaseAndIDNA(t, c.Raw, got) {
+			t.Errorf("%s: %q collides with the existing %q", c.Name, c.Raw, got)
+		}
+	}
+}
+
+func TestCanonicalEmailForms(t *testing.T) {
+	ok := map[string]string{
+		"Alice@Example.COM":               "alice@example.com",
+		"carol+tag@sub.ex.io":             "carol+tag@sub.ex.io",
+		"dora@bücher.example":             "dora@xn--bcher-kva.example",
+		"o'brien@example.ie":              "o'brien@example.ie",
+		"Jörg@example.de":                 "Jörg@example.de",
+		"ÄNN@example.de":                  "ÄNN@example.de",
+		"straße@example.de":               "straße@example.de",
+		"x@faß.de":                        "x@xn--fa-hia.de",
+		strings.Repeat("a", 64) + "@x.io": strings.Repeat("a", 64) + "@x.io",
+	}
+	for in, want := range ok {
+		got, err := CanonicalEmail(in)
+		if err != nil || got != want {
+			t.Errorf("CanonicalEmail(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "plain", "a@b", "@example.com", "a@", "a@@example.com", "a@exa mple.com", "a@-bad-.com",
+		strings.Repeat("a", 60) + "@" + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 63) + ".com"} {
+		if got, err := CanonicalEmail(bad); err == nil {
+			t.Errorf("CanonicalEmail(%q) = %q, want an error", bad, got)
+		}
+	}
+	// Forms trim what a form adds; identity values never are trimmed.
+	if got, err := FormEmail("  bob@example.org \n"); err != nil || got != "bob@example.org" {
+		t.Errorf("FormEmail = %q, %v", got, err)
+	}
+	if _, err := CanonicalEmail("  bob@example.org"); err == nil {
+		t.Error("CanonicalEmail trimmed its input")
+	}
+	// Unicode case is never folded: Ä is not ä, İ is not i.
+	a, _ := CanonicalEmail("Änn@example.de")
+	b, _ := CanonicalEmail("änn@example.de")
+	if a == b {
+		t.Errorf("Änn and änn meet in %q", a)
+	}
+}
+
+func TestIdentityKey(t *testing.T) {
+	for in, want := range map[string]string{"JDoe": "jdoe", "ADMIN@Corp.example.test": "admin@corp.example.test", "ſam": "ſam", "Straße": "Straße"} {
+		if got, err := IdentityKey(in); err != nil || got != want {
+			t.Errorf("IdentityKey(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "j doe", "Ann <ann@x.io>", "jdoe\x00", "\u212Aelvin", "a@b"} {
+		if got, err := IdentityKey(bad); err == nil {
+			t.Errorf("IdentityKey(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func TestSameAddressSpelling(t *testing.T) {
+	if !SameAddressSpelling("Ann@Example.com", "ann@example.COM") {
+		t.Error("ASCII case must not matter")
+	}
+	for _, b := range []string{"ann@xn--bcher-kva.example", "ANN@BÜCHER.example", "ann@bücher.example "} {
+		if SameAddressSpelling("ann@bücher.example", b) {
+			t.Errorf("%q counted as the same spelling", b)
+		}
+	}
+}
+
+// sameModuloASCIICaseAndIDNA is the fuzz property's independent statement:
+// a and b are the same local part apart from ASCII case (a local part
+// with non-ASCII characters exactly the same), at domains that IDNA (UTS
+// #46 lookup mapping) maps to the same ASCII name.
+func sameModuloASCIICaseAndIDNA(t testing.TB, a, b string) bool {
+	t.Helper()
+	ia, ib := strings.LastIndexByte(a, '@'), strings.LastIndexByte(b, '@')
+	if ia < 0 || ib < 0 {
+		return false
+	}
+	la, lb := a[:ia], b[:ib]
+	if !SameAddressSpelling(la, lb) || !isASCII(la) && la != lb {
+		return false
+	}
+	da, errA := idna.Lookup.ToASCII(a[ia+1:])
+	db, errB := idna.Lookup.ToASCII(b[ib+1:])
+	return errA == nil && errB == nil && strings.EqualFold(da, db)
+}
+
+// FuzzCanonicalEmailPairs: canonical(a) == canonical(b) implies a and b
+// differ only in the ASCII case of the local part or in equivalent IDN
+// spellings of the domain — never in anything Unicode case folding, NFC or
+// a display-name parser would paper over.
+func FuzzCanonicalEmailPairs(f *testing.F) {
+	for _, c := range Hostile {
+		f.Add(c.Raw, "admin@corp.example.test")
+	}
+	f.Add("Ann@Bücher.example", "ann@xn--bcher-kva.example")
+	f.Add("ſ@x.io", "s@x.io")
+	f.Add("\u212A@x.io", "k@x.io")
+	f.Add("ǅ@x.io", "ǆ@x.io")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ca, errA := CanonicalEmail(a)
+		cb, errB := CanonicalEmail(b)
+		if errA != nil || errB != nil || ca != cb {
+			return
+		}
+		if !sameModuloASCIICaseAndIDNA(t, a, b) {
+			t.Fatalf("%q and %q both map to %q", a, b, ca)
+		}
+	})
+}
+
+// FuzzCanonicalEmail: the result is a fixed point, lower-case in ASCII,
+// within RFC 5321's lengths, and free of anything that hides text.
+func FuzzCanonicalEmail(f *testing.F) {
+	for _, c := range Hostile {
+		f.Add(c.Raw)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := CanonicalEmail(s)
+		if err != nil {
+			return
+		}
+		again, err := CanonicalEmail(got)
+		if err != nil || again != got {
+			t.Fatalf("not a fixed point: %q → %q → %q (%v)", s, got, again, err)
+		}
+		if local := got[:strings.IndexByte(got, '@')]; isASCII(local) && asciiLower(local) != local || len(got) > 254 || !utf8.ValidString(got) || strings.Count(got, "@") != 1 {
+			t.Fatalf("not canonical: %q", got)
+		}
+		for _, r := range got {
+			if forbiddenRune(r) || strings.ContainsRune(`"<>()\ ,;:[]`, r) {
+				t.Fatalf("%q keeps %q", got, r)
+			}
+		}
+		if !sameModuloASCIICaseAndIDNA(t, s, got) {
+			t.Fatalf("%q is not a spelling of %q", got, s)
+		}
+	})
+}
