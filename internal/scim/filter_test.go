@@ -176,7 +176,7 @@ func TestFilterNarrowing(t *testing.T) {
 		`not (userName eq "a")`:                                            nil,
 		`userName co "a"`:                                                  nil,
 		`name.givenName eq "x"`:                                            nil,
-		`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "A\u00C9"`: {{"user_name_norm", "AÉ"}}, // identity keys keep non-ASCII names exactly,
+		`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "A\u00C9"`: {{"user_name_norm", "AÉ"}}, // identity keys keep non-ASCII names exactly
 	}
 	for f, want := range cases {
 		rt := userType
