@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/account/accounttest"
 	"gatehouse/internal/mail"
 	"gatehouse/internal/store"
 	"gatehouse/internal/testenv"
@@ -449,4 +450,34 @@ func TestRetention(t *testing.T) {
 			t.Fatalf("job %+v", j)
 		}
 	})
+}
+
+// TestInvitationListHostileAddresses: every hostile form is a line error or
+// its canonical address (the one function's result); the forms of one
+// address are duplicates of each other; display-name forms get the
+// list's own message.
+func TestInvitationListHostileAddresses(t *testing.T) {
+	var text strings.Builder
+	for _, c := range accounttest.Hostile {
+		text.WriteString(strings.NewReplacer("\n", " ", ",", " ", ";", " ").Replace(c.Raw) + "\n")
+	}
+	p := ParseAddressList(text.String())
+	seen := map[string]bool{}
+	for _, v := range p.Valid {
+		c, err := account.CanonicalEmail(v)
+		if err != nil || c != v || seen[c] {
+			t.Errorf("valid %q: canonical %q, %v, duplicate %v", v, c, err, seen[c])
+		}
+		seen[c] = true
+	}
+	for _, c := range accounttest.Hostile {
+		if c.Want != "" && !seen[c.Want] && !strings.ContainsAny(c.Raw, "\n,;") {
+			t.Errorf("%s: %q missing from the valid addresses", c.Name, c.Raw)
+		}
+	}
+	for _, e := range p.Errors {
+		if strings.Contains(e.Value, "<") && !strings.Contains(e.Message, "without a name") {
+			t.Errorf("line %d %q: %s", e.Line, e.Value, e.Message)
+		}
+	}
 }

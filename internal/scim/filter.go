@@ -45,9 +45,12 @@ func parseFilter(rt *resourceType, text string) (cf *compiledFilter, err error) 
 	if len(text) > maxFilterLen {
 		return nil, badRequest(ErrInvalidFilter, "the filter is longer than %d bytes", maxFilterLen)
 	}
+	if err := checkText("filter", text); err != nil {
+		return nil, badRequest(ErrInvalidFilter, "%v", err)
+	}
 	expr, err := parseFilterExpr(text)
 	if err != nil {
-		return nil, badRequest(ErrInvalidFilter, "cannot parse filter %q: %v", text, err)
+		return nil, badRequest(ErrInvalidFilter, "%s", syntaxMessage("filter", err))
 	}
 	c := &compiler{rt: rt, uses: map[string]bool{}}
 	m, err := c.compile(expr, nil)

@@ -311,11 +311,17 @@ func (p *SAMLIdPServer) SetUsers(t testing.TB, users []IdPUser) {
 	p.update(t, func(o *SAMLIdPOptions) { o.Users = slices.Clone(users) })
 }
 
-// AddUser adds a person, or replaces the one with the same email.
+// AddUser adds a person, or replaces the one with the same login (or, for
+// users without one, the same email).
 func (p *SAMLIdPServer) AddUser(t testing.TB, u IdPUser) {
 	t.Helper()
 	p.update(t, func(o *SAMLIdPOptions) {
-		o.Users = slices.DeleteFunc(slices.Clone(o.Users), func(x IdPUser) bool { return strings.EqualFold(x.Email, u.Email) })
+		o.Users = slices.DeleteFunc(slices.Clone(o.Users), func(x IdPUser) bool {
+			if u.Login != "" || x.Login != "" {
+				return x.Login == u.Login // users with a login are told apart by it
+			}
+			return strings.EqualFold(x.Email, u.Email)
+		})
 		o.Users = append(o.Users, u)
 	})
 }
