@@ -239,7 +239,7 @@ func (c *Client) Verify(email string) *Response {
 		c.T.Fatalf("no running node at %s", c.Base)
 	}
 	token := accounttest.VerifyToken(c.T, v.(*Node).App.DB, email)
-	c.Get("/verify/" + token).Expect(c.T, http.StatusOK)
+	c.Get("/verify/"+token).Expect(c.T, http.StatusOK)
 	r := c.Post("/verify/"+token, nil)
 	if r.Status != http.StatusSeeOther {
 		c.T.Fatalf("confirm %s: status %d: %s", email, r.Status, r.Text(".error-text, .flash, main"))

@@ -59,7 +59,7 @@ func TestActivationEndsPasswordSessionsAtDomains(t *testing.T) {
 			tok  string
 			want bool
 		}{
-			"employee (password, verified domain)": {employee, false},
+			"employee (password, verified domain)":   {employee, false},
 			"other case (password, verified domain)": {upper, false},
 			"SSO session at the domain":              {ssoSess, true},
 			"password session at another domain":     {outsider, true},

@@ -151,7 +151,7 @@ func TestSSOHostileAddressesEndToEnd(t *testing.T) {
 		}
 		// The admins see the refusals with their reasons on the
 		// configurator page (Recent SSO failures).
-		page := f.admin.Get("/accounts/" + f.account + "/idp").Expect(t, http.StatusOK)
+		page := f.admin.Get("/accounts/"+f.account+"/idp").Expect(t, http.StatusOK)
 		for _, code := range []string{"address_invalid", "identity_conflict", "address_spelling_mismatch", "domain_not_verified", "no_email"} {
 			apptest.MustContain(t, page.Text("main"), code)
 		}
@@ -202,7 +202,7 @@ func TestPreClaimedAddress(t *testing.T) {
 		// Even holding the link (here taken from the employee's mailbox),
 		// the stranger's sign-up cannot become her person.
 		token := strangerLink(t, f.node.App.DB)
-		stranger.Get("/verify/" + token).Expect(t, http.StatusOK)
+		stranger.Get("/verify/"+token).Expect(t, http.StatusOK)
 		stranger.Post("/verify/"+token, nil).Expect(t, http.StatusConflict)
 		check("after the stranger's link")
 		// And in the employee's browser the link wants the stranger's

@@ -126,4 +126,3 @@ var Hostile = []struct {
 	{"local too long", strings.Repeat("a", 65) + "@corp.example.test", ""},
 	{"ASCII case (the same person)", "ADMIN@Corp.Example.TEST", "admin@corp.example.test"},
 }
-
