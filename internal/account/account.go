@@ -199,10 +199,3 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
-// Problem is an error whose text is a sentence for people (capitalised,
-// with a full stop), unlike wrapped internal errors.
-type Problem string
-
-func (p Problem) Error() string { return string(p) }
-
-func problemf(format string, args ...any) error { return Problem(fmt.Sprintf(format, args...)) }

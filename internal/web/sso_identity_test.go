@@ -349,7 +349,7 @@ func TestSSOIDNSpellings(t *testing.T) {
 		}
 
 		f.idp.AddUser(t, testenv.IdPUser{Email: "Ann@bücher.example", Login: "ann-unicode", ObjectID: "obj-ann-1", Password: "idp-pass"})
-		r = f.ssoAs(t, c, "ann@bücher.example", "ann-unicode").Expect(t, http.StatusSeeOther)
+		f.ssoAs(t, c, "ann@bücher.example", "ann-unicode").Expect(t, http.StatusSeeOther)
 		if who := sessionPerson(t, f.node, c); who != annID {
 			t.Fatalf("signed in as %q, want Ann %s", who, annID)
 		}
