@@ -119,6 +119,13 @@ func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Asserti
 		u, err := s.SCIM.FindUserForSAML(ctx, accountID, a.ObjectID, rawName)
 		switch {
 		case err == nil:
+			if u.ExternalID != "" && a.ObjectID != "" && u.ExternalID != a.ObjectID {
+				// Found by name, but provisioned for another IdP object:
+				// its groups (admins!) are not this sign-in's.
+				return nil, &Error{Code: ReasonIdentityConflict,
+					Message: "Your sign-in matches a user provisioned for another identity in your organization's identity provider. Your IT admin can see why under the reference below.",
+					Detail:  fmt.Sprintf("the login %q matches SCIM user %s (externalId %q); this sign-in carries object %q; not linked", rawName, u.ID, u.ExternalID, a.ObjectID)}
+			}
 			if !u.Active {
 				return nil, &Error{Code: ReasonUserDeactivated,
 					Message: "Your user is deactivated in your organization's identity provider. Ask your IT admin.",

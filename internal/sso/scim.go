@@ -25,7 +25,7 @@ func (a SCIMAdapter) FindUserForSAML(ctx context.Context, accountID, objectID, n
 	if err != nil {
 		return nil, err
 	}
-	out := &SCIMUser{ID: u.ID, UserName: u.UserName, Active: u.Active}
+	out := &SCIMUser{ID: u.ID, UserName: u.UserName, ExternalID: u.ExternalID, Active: u.Active}
 	for _, g := range groups {
 		if g.ExternalID != "" {
 			out.GroupKeys = append(out.GroupKeys, g.ExternalID)

@@ -80,9 +80,10 @@ type Directory interface {
 
 // SCIMUser is the SCIM side of a person, when SCIM is in use.
 type SCIMUser struct {
-	ID       string
-	UserName string
-	Active   bool
+	ID         string
+	UserName   string
+	ExternalID string
+	Active     bool
 	// GroupKeys are the externalId and displayName of every group the user
 	// is a member of (a mapped UUID matches either).
 	GroupKeys []string

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -356,5 +357,40 @@ func TestSSOIDNSpellings(t *testing.T) {
 		if sessionPerson(t, f.node, ann) != "" {
 			t.Fatal("Ann's password session survived her first SSO link")
 		}
+	})
+}
+
+// TestSSOSCIMUserOfAnotherObject: a SCIM user found by login name but
+// provisioned for another IdP object (its externalId) lends neither its
+// identity nor its groups to the sign-in: identity_conflict. Without the
+// check, an IdP user who sets their address to an admin's would get the
+// admins group from SCIM when their assertion carries no groups.
+func TestSSOSCIMUserOfAnotherObject(t *testing.T) {
+	dns := testenv.DNS(t)
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		f := newSSOFixture(t, dbURL, dns)
+		status, body := f.scim(t, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+			"userName":"sara.admin@corp.example","externalId":"obj-sara","active":true}`)
+		if status != http.StatusCreated {
+			t.Fatalf("SCIM create user: %d %s", status, body)
+		}
+		var user struct{ ID string }
+		_ = json.Unmarshal([]byte(body), &user)
+		if status, body = f.scim(t, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+			"displayName":"GH Admins","externalId":"`+adminsGroup+`","members":[{"value":"`+user.ID+`"}]}`); status != http.StatusCreated {
+			t.Fatalf("SCIM create group: %d %s", status, body)
+		}
+		f.idp.AddUser(t, testenv.IdPUser{Email: "Sara.Admin@corp.example", Login: "mallory", ObjectID: "obj-mallory", Password: "idp-pass"})
+		m := apptest.NewClient(t, f.node.URL)
+		r := f.ssoAs(t, m, "sara.admin@corp.example", "mallory").Expect(t, http.StatusForbidden)
+		apptest.MustContain(t, r.Text("main"), "reason identity_conflict")
+		if sessionPerson(t, f.node, m) != "" {
+			t.Fatal("signed in")
+		}
+		// Sara herself (her object id) signs in, with the admins group from SCIM.
+		f.idp.AddUser(t, testenv.IdPUser{Email: "sara.admin@corp.example", Login: "sara", ObjectID: "obj-sara", Password: "idp-pass"})
+		sara := apptest.NewClient(t, f.node.URL)
+		f.ssoAs(t, sara, "sara.admin@corp.example", "sara").Expect(t, http.StatusSeeOther)
+		sara.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusOK)
 	})
 }
