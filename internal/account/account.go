@@ -198,4 +198,3 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d seconds", int(d.Seconds()+0.5))
 	}
 }
-

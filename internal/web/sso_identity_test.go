@@ -391,6 +391,6 @@ func TestSSOSCIMUserOfAnotherObject(t *testing.T) {
 		f.idp.AddUser(t, testenv.IdPUser{Email: "sara.admin@corp.example", Login: "sara", ObjectID: "obj-sara", Password: "idp-pass"})
 		sara := apptest.NewClient(t, f.node.URL)
 		f.ssoAs(t, sara, "sara.admin@corp.example", "sara").Expect(t, http.StatusSeeOther)
-		sara.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusOK)
+		sara.Get("/accounts/"+f.account+"/audit").Expect(t, http.StatusOK)
 	})
 }

@@ -29,14 +29,14 @@ func TestVerificationOverHTTP(t *testing.T) {
 			t.Fatal("resend did not mail a new link")
 		}
 		// Opening the page twice uses nothing; the POST does, once.
-		c.Get("/verify/" + second).Expect(t, http.StatusOK)
-		v := c.Get("/verify/" + second).Expect(t, http.StatusOK)
+		c.Get("/verify/"+second).Expect(t, http.StatusOK)
+		v := c.Get("/verify/"+second).Expect(t, http.StatusOK)
 		if v.Doc.Find(`input[name=password]`).Length() != 0 {
 			t.Fatal("the browser that asked is asked for the password")
 		}
 		c.Post("/verify/"+second, nil).Expect(t, http.StatusSeeOther)
 		c.Post("/verify/"+first, nil).Expect(t, http.StatusNotFound) // the other sign-ups of the address are moot
-		c.Get("/verify/" + second).Expect(t, http.StatusNotFound)
+		c.Get("/verify/"+second).Expect(t, http.StatusNotFound)
 		me := c.Get("/me").Expect(t, http.StatusOK)
 		apptest.MustContain(t, me.Text("main"), "confirmed")
 
