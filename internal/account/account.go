@@ -8,11 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
-	"strings"
 	"time"
-
-	"golang.org/x/net/idna"
 
 	"gatehouse/internal/ratelimit"
 	"gatehouse/internal/store"
@@ -52,14 +48,32 @@ const (
 
 // Person is someone who can sign in.
 type Person struct {
-	ID          string
-	Email       string
+	ID    string
+	Email string // as the person (or their IdP) wrote it
+	// EmailNorm is CanonicalEmail(Email): what identifies the person.
+	EmailNorm   string
 	DisplayName string
 	IsOperator  bool
 	Disabled    bool
 	CreatedAt   store.Time
 	LastSignIn  store.Time
 	HasPassword bool
+	// EmailVerifiedAt is when the person proved the address (a link sent
+	// to it, a password reset, an accepted invitation, the IdP of a
+	// verified domain); zero for people from before verification existed
+	// who have not proved it yet.
+	EmailVerifiedAt store.Time
+}
+
+// Verified reports whether the person proved their address.
+func (p *Person) Verified() bool { return !p.EmailVerifiedAt.IsZero() }
+
+// UnverifiedError is Authenticate's answer for the right password of a
+// person who has not proved their address: no session until they do.
+type UnverifiedError struct{ Person *Person }
+
+func (e *UnverifiedError) Error() string {
+	return "the address " + e.Person.EmailNorm + " is not verified"
 }
 
 // Name returns the display name, or the email when there is none.
@@ -104,6 +118,12 @@ type Config struct {
 	InviteTTL time.Duration
 	// ResetTTL is how long a password reset link is valid.
 	ResetTTL time.Duration
+	// VerifyTTL is how long an address verification link is valid.
+	VerifyTTL time.Duration
+	// Sign-up attempts (each costs a password hash and may send a mail)
+	// per address and per source address in Window.
+	SignUpPerEmail ratelimit.Limit
+	SignUpPerIP    ratelimit.Limit
 }
 
 // DefaultConfig returns production defaults.
@@ -115,6 +135,9 @@ func DefaultConfig() Config {
 		SignInPerIP:    ratelimit.Limit{Max: 30, Window: 15 * time.Minute},
 		InviteTTL:      7 * 24 * time.Hour,
 		ResetTTL:       time.Hour,
+		VerifyTTL:      24 * time.Hour,
+		SignUpPerEmail: ratelimit.Limit{Max: 5, Window: time.Hour},
+		SignUpPerIP:    ratelimit.Limit{Max: 30, Window: 15 * time.Minute},
 	}
 }
 
@@ -175,36 +198,3 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d seconds", int(d.Seconds()+0.5))
 	}
 }
-
-// NormalizeEmail validates an address and returns it in the canonical form
-// used as identifier: trimmed, lower case, domain in IDNA ASCII form.
-func NormalizeEmail(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", Problem("Enter an email address.")
-	}
-	if len(raw) > 254 {
-		return "", Problem("This email address is too long.")
-	}
-	addr, err := mail.ParseAddress(raw)
-	if err != nil || addr.Address != raw && addr.Name == "" && !strings.EqualFold(addr.Address, raw) {
-		return "", problemf("%q is not a valid email address.", raw)
-	}
-	local, domain, ok := strings.Cut(addr.Address, "@")
-	if !ok || local == "" || domain == "" || !strings.Contains(domain, ".") {
-		return "", problemf("%q is not a valid email address.", raw)
-	}
-	ascii, err := idna.Lookup.ToASCII(domain)
-	if err != nil {
-		return "", problemf("The domain of %q is not valid.", raw)
-	}
-	return strings.ToLower(local) + "@" + strings.ToLower(ascii), nil
-}
-
-// Problem is an error whose text is a sentence for people (capitalised,
-// with a full stop), unlike wrapped internal errors.
-type Problem string
-
-func (p Problem) Error() string { return string(p) }
-
-func problemf(format string, args ...any) error { return Problem(fmt.Sprintf(format, args...)) }

@@ -50,47 +50,6 @@ func TestPasswordProblem(t *testing.T) {
 	}
 }
 
-func TestNormalizeEmail(t *testing.T) {
-	ok := map[string]string{
-		"Alice@Example.COM":     "alice@example.com",
-		"  bob@example.org ":    "bob@example.org",
-		"carol+tag@sub.ex.io":   "carol+tag@sub.ex.io",
-		"dora@bücher.example":   "dora@xn--bcher-kva.example",
-		"Eve Name <eve@ex.com>": "eve@ex.com",
-	}
-	for in, want := range ok {
-		got, err := NormalizeEmail(in)
-		if err != nil || got != want {
-			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "plain", "a@b", "@example.com", "a@@example.com", "a@exa mple.com", strings.Repeat("a", 250) + "@x.com", "a@-bad-.com"} {
-		if got, err := NormalizeEmail(bad); err == nil {
-			t.Errorf("NormalizeEmail(%q) = %q, want an error", bad, got)
-		}
-	}
-}
-
-func FuzzNormalizeEmail(f *testing.F) {
-	for _, s := range []string{"a@b.com", "Ä@ü.de", "x <y@z.io>", "\x00@a.b", "a@b..c"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err := NormalizeEmail(s)
-		if err != nil {
-			return
-		}
-		// A normalized address is stable and lower case.
-		again, err := NormalizeEmail(got)
-		if err != nil || again != got {
-			t.Fatalf("NormalizeEmail not idempotent: %q → %q → %q (%v)", s, got, again, err)
-		}
-		if strings.ToLower(got) != got || strings.ContainsAny(got, " \r\n") {
-			t.Fatalf("not canonical: %q", got)
-		}
-	})
-}
-
 func TestSafeCSV(t *testing.T) {
 	got := SafeCSV("=cmd()", "+1", "-2", "@x", "plain", "")
 	want := []string{"'=cmd()", "'+1", "'-2", "'@x", "plain", ""}

@@ -42,7 +42,7 @@ func (in *AccountInput) Validate() error {
 		return fieldErr("contact_phone", "Use at most 40 characters.")
 	}
 	if in.ContactEmail != "" {
-		norm, err := NormalizeEmail(in.ContactEmail)
+		norm, err := FormEmail(in.ContactEmail)
 		if err != nil {
 			return &FieldError{Field: "contact_email", Message: err.Error()}
 		}

@@ -108,7 +108,8 @@ func (s *Service) Members(ctx context.Context, accountID string, f MemberFilter,
 // InviteMember invites email to join accountID with role. The invitation
 // email carries a single-use link.
 func (s *Service) InviteMember(ctx context.Context, accountID, email, role string, actor audit.Actor) error {
-	norm, err := NormalizeEmail(email)
+	email = strings.Trim(email, " \t\r\n")
+	norm, err := CanonicalEmail(email)
 	if err != nil {
 		return &FieldError{Field: "email", Message: err.Error()}
 	}
@@ -141,12 +142,12 @@ func (s *Service) InviteMember(ctx context.Context, accountID, email, role strin
 		}
 		id := ids.New()
 		if _, err := tx.Exec(ctx, `INSERT INTO member_invites (id, account_id, email, email_norm, role, token_hash, invited_by, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, accountID, strings.TrimSpace(email), norm, role, ids.Hash(token),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, accountID, email, norm, role, ids.Hash(token),
 			nullIfEmpty(actor.ID), store.At(now), store.At(now.Add(s.Config.InviteTTL))); err != nil {
 			return fmt.Errorf("invite member: %w", err)
 		}
 		link := s.PublicURL + "/invites/" + token
-		if _, err := mail.Enqueue(ctx, tx, mail.Message{AccountID: accountID, Kind: "member_invite", To: norm,
+		if _, err := mail.Enqueue(ctx, tx, mail.Message{AccountID: accountID, Kind: "member_invite", To: email,
 			Subject: fmt.Sprintf("You are invited to join %s on Gatehouse", acct.Name),
 			Text: fmt.Sprintf("%s invited you to join the business account %q on Gatehouse as %s.\n\n"+
 				"Accept the invitation here (sign in or create an account with this email address):\n%s\n\n"+
@@ -201,16 +202,17 @@ func (s *Service) InviteByToken(ctx context.Context, token string) (*Invite, err
 var ErrInviteOtherEmail = errors.New("this invitation was sent to another email address; sign in with that address to accept it")
 
 // AcceptInvite makes person a member as the invitation says. The person must
-// be signed in with the invited address.
+// be signed in with the invited address, in its canonical form, and have
+// proved that address: an invitation trusts the address it was sent to.
 func (s *Service) AcceptInvite(ctx context.Context, token string, person *Person, ip string) (*Invite, error) {
 	inv, err := s.InviteByToken(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	norm, err := NormalizeEmail(person.Email)
-	if err != nil || norm != inv.Email {
+	if !InviteAddressMatches(person, inv) {
 		return nil, ErrInviteOtherEmail
 	}
+	norm := person.EmailNorm
 	now := store.At(s.now())
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE member_invites SET accepted_at = ? WHERE id = ? AND accepted_at IS NULL AND revoked_at IS NULL`, now, inv.ID)
@@ -232,6 +234,12 @@ func (s *Service) AcceptInvite(ctx context.Context, token string, person *Person
 		return nil, err
 	}
 	return inv, nil
+}
+
+// InviteAddressMatches reports whether person may accept inv: the same
+// canonical address, proved by its owner.
+func InviteAddressMatches(person *Person, inv *Invite) bool {
+	return person != nil && inv != nil && person.Verified() && person.EmailNorm != "" && person.EmailNorm == inv.Email
 }
 
 // RevokeInvite cancels a pending invitation.

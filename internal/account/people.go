@@ -14,80 +14,52 @@ import (
 	"gatehouse/internal/store"
 )
 
-// SignUpInput is what the sign-up form collects.
-type SignUpInput struct {
-	Email       string
-	Password    string
-	DisplayName string
-}
+// ErrAddressTaken means another person has the canonical address already.
+var ErrAddressTaken = errors.New("an account with this email address already exists")
 
-// SignUp creates a person with a password. A duplicate email gets the same
-// generic field error as any other refusal of the address would reveal
-// nothing more than the sign-in form does; we say it plainly because the
-// person must know to sign in instead.
-func (s *Service) SignUp(ctx context.Context, in SignUpInput, ip string) (*Person, error) {
-	email, err := NormalizeEmail(in.Email)
-	if err != nil {
-		return nil, &FieldError{Field: "email", Message: err.Error()}
-	}
-	name := strings.TrimSpace(in.DisplayName)
-	if len(name) > 120 {
-		return nil, fieldErr("display_name", "Use at most 120 characters.")
-	}
-	if problem := PasswordProblem(in.Password, email); problem != "" {
-		return nil, &FieldError{Field: "password", Message: problem}
-	}
-	hash, err := HashPassword(in.Password)
-	if err != nil {
-		return nil, err
-	}
-	p := &Person{ID: ids.New(), Email: strings.TrimSpace(in.Email), DisplayName: name, CreatedAt: store.At(s.now()), HasPassword: true}
-	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
-		return s.insertPerson(ctx, tx, p, email, hash, audit.Actor{Type: audit.ActorPerson, ID: p.ID, Label: email, IP: ip})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-func (s *Service) insertPerson(ctx context.Context, tx *store.Tx, p *Person, emailNorm, hash string, actor audit.Actor) error {
-	_, err := tx.Exec(ctx, `INSERT INTO people (id, email, email_norm, display_name, password_hash, is_operator, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Email, emailNorm, p.DisplayName, hash, p.IsOperator, p.CreatedAt)
+// insertPerson stores p (p.EmailNorm must be CanonicalEmail's result) and
+// audits how the person came to be. A person's address is unique in its
+// canonical form (the unique index on people.email_norm).
+func (s *Service) insertPerson(ctx context.Context, tx *store.Tx, p *Person, hash string, actor audit.Actor, how string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO people (id, email, email_norm, display_name, password_hash, is_operator, created_at, email_verified_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Email, p.EmailNorm, p.DisplayName, hash, p.IsOperator, p.CreatedAt, p.EmailVerifiedAt)
 	if store.IsUniqueViolation(err) {
-		return fieldErr("email", "An account with this email address already exists. Sign in instead, or reset your password.")
+		return ErrAddressTaken
 	}
 	if err != nil {
-		return fmt.Errorf("sign up: %w", err)
+		return fmt.Errorf("create person: %w", err)
 	}
-	return audit.Record(ctx, tx, actor, audit.Entry{Action: "person.signed_up", TargetType: "person", TargetID: p.ID, TargetLabel: emailNorm})
+	return audit.Record(ctx, tx, actor, audit.Entry{Action: "person.signed_up", TargetType: "person", TargetID: p.ID,
+		TargetLabel: p.EmailNorm, After: map[string]string{"email_verified_by": how}})
 }
 
-// CreatePersonTx creates a person without a password (e.g. first SSO sign-in)
-// inside tx, or returns the existing person with that email.
-func (s *Service) CreatePersonTx(ctx context.Context, tx *store.Tx, email, displayName string, actor audit.Actor) (*Person, error) {
-	norm, err := NormalizeEmail(email)
+// CreateSSOPersonTx creates a person without a password for a first SSO
+// sign-in, inside tx. email must be the canonical address of a domain the
+// signing-in account verified: the IdP of that domain vouches for it, so the
+// address counts as verified. ErrAddressTaken when someone has it already
+// (SSO decides what that means; it never becomes this person).
+func (s *Service) CreateSSOPersonTx(ctx context.Context, tx *store.Tx, rawEmail, displayName string, actor audit.Actor) (*Person, error) {
+	norm, err := CanonicalEmail(rawEmail)
 	if err != nil {
-		return nil, &FieldError{Field: "email", Message: err.Error()}
-	}
-	if p, err := personByEmail(ctx, tx, norm); err == nil {
-		return p, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	p := &Person{ID: ids.New(), Email: strings.TrimSpace(email), DisplayName: strings.TrimSpace(displayName), CreatedAt: store.At(s.now())}
-	if err := s.insertPerson(ctx, tx, p, norm, "", actor); err != nil {
+	if len(displayName) > 200 {
+		displayName = displayName[:200]
+	}
+	now := store.At(s.now())
+	p := &Person{ID: ids.New(), Email: rawEmail, EmailNorm: norm, DisplayName: strings.TrimSpace(displayName), CreatedAt: now, EmailVerifiedAt: now}
+	if err := s.insertPerson(ctx, tx, p, "", actor, "sso"); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-const personColumns = `id, email, display_name, is_operator, disabled, created_at, last_sign_in_at, password_hash`
+const personColumns = `id, email, email_norm, display_name, is_operator, disabled, created_at, last_sign_in_at, email_verified_at, password_hash`
 
 func scanPerson(row interface{ Scan(...any) error }) (*Person, string, error) {
 	var p Person
 	var hash string
-	if err := row.Scan(&p.ID, &p.Email, &p.DisplayName, &p.IsOperator, &p.Disabled, &p.CreatedAt, &p.LastSignIn, &hash); err != nil {
+	if err := row.Scan(&p.ID, &p.Email, &p.EmailNorm, &p.DisplayName, &p.IsOperator, &p.Disabled, &p.CreatedAt, &p.LastSignIn, &p.EmailVerifiedAt, &hash); err != nil {
 		return nil, "", store.NotFound(err)
 	}
 	p.HasPassword = hash != ""
@@ -99,9 +71,9 @@ func personByEmail(ctx context.Context, q store.Querier, emailNorm string) (*Per
 	return p, err
 }
 
-// PersonByEmail finds a person by email (any case).
+// PersonByEmail finds a person by the canonical form of a typed address.
 func (s *Service) PersonByEmail(ctx context.Context, email string) (*Person, error) {
-	norm, err := NormalizeEmail(email)
+	norm, err := FormEmail(email)
 	if err != nil {
 		return nil, store.ErrNotFound
 	}
@@ -124,9 +96,13 @@ func (s *Service) PersonByIDTx(ctx context.Context, q store.Querier, id string) 
 // ErrInvalidCredentials after the same amount of work.
 func (s *Service) Authenticate(ctx context.Context, email, password, ip string) (*Person, error) {
 	now := s.now()
-	norm, normErr := NormalizeEmail(email)
+	norm, normErr := FormEmail(email)
 	if normErr != nil {
-		norm = strings.ToLower(strings.TrimSpace(email))
+		// Still counted (per typed value) so that garbage is limited too.
+		norm = strings.TrimSpace(email)
+		if len(norm) > 300 {
+			norm = norm[:300]
+		}
 	}
 	emailKey, ipKey := "signin:email:"+norm, "signin:ip:"+ip
 	for _, c := range []struct {
@@ -174,6 +150,11 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 	}
 	if err := ratelimit.Reset(ctx, s.DB, emailKey); err != nil {
 		return nil, err
+	}
+	if !p.Verified() {
+		// The right password of a person who never proved the address
+		// (created before verification existed): no session until they do.
+		return nil, &UnverifiedError{Person: p}
 	}
 	if err := s.TouchSignIn(ctx, p.ID, ""); err != nil {
 		return nil, err
@@ -278,7 +259,11 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, ip string)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE people SET password_hash = ? WHERE id = ?`, hash, personID); err != nil {
+		// Using a link mailed to the address proves it, as a verification
+		// link would (a person from before verification existed is
+		// verified from now on; the old password is gone).
+		if _, err := tx.Exec(ctx, `UPDATE people SET password_hash = ?, email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?`,
+			hash, store.At(now), personID); err != nil {
 			return fmt.Errorf("reset password: %w", err)
 		}
 		if err := s.EndSessions(ctx, tx, personID); err != nil {

@@ -68,12 +68,12 @@ func (s *Service) CreateSession(ctx context.Context, q store.Querier, n NewSessi
 
 const sessionQuery = `SELECT s.id_hash, s.account_id, s.auth_method, s.sso_account_id, s.sso_admin,
 		s.created_at, s.last_seen_at, s.expires_at,
-		p.id, p.email, p.display_name, p.is_operator, p.disabled, p.created_at, p.last_sign_in_at, p.password_hash <> ''
+		p.id, p.email, p.email_norm, p.display_name, p.is_operator, p.disabled, p.created_at, p.last_sign_in_at, p.email_verified_at, p.password_hash <> ''
 	FROM sessions s JOIN people p ON p.id = s.person_id WHERE s.id_hash = ?`
 
 // SessionByToken returns the live session for a cookie value, or
 // store.ErrNotFound when it does not exist, expired, idled out or its person
-// is disabled.
+// is disabled or has not proved their address.
 func (s *Service) SessionByToken(ctx context.Context, token string) (*Session, error) {
 	if token == "" || len(token) > 100 {
 		return nil, store.ErrNotFound
@@ -83,8 +83,8 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (*Session, e
 	// Every signed-in request runs this lookup: a prepared statement.
 	err := s.DB.QueryRowPrepared(ctx, sessionQuery, ids.Hash(token)).Scan(
 		&ss.IDHash, &account, &ss.Method, &ssoAccount, &ss.SSOAdmin, &ss.CreatedAt, &ss.LastSeenAt, &ss.ExpiresAt,
-		&ss.Person.ID, &ss.Person.Email, &ss.Person.DisplayName, &ss.Person.IsOperator, &ss.Person.Disabled,
-		&ss.Person.CreatedAt, &ss.Person.LastSignIn, &ss.Person.HasPassword)
+		&ss.Person.ID, &ss.Person.Email, &ss.Person.EmailNorm, &ss.Person.DisplayName, &ss.Person.IsOperator, &ss.Person.Disabled,
+		&ss.Person.CreatedAt, &ss.Person.LastSignIn, &ss.Person.EmailVerifiedAt, &ss.Person.HasPassword)
 	if err != nil {
 		return nil, store.NotFound(err)
 	}
@@ -95,7 +95,7 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (*Session, e
 		ss.SSOAccount = *ssoAccount
 	}
 	now := s.now()
-	if ss.Person.Disabled || now.After(ss.ExpiresAt.Time) || now.Sub(ss.LastSeenAt.Time) > s.Config.SessionIdle {
+	if ss.Person.Disabled || ss.Person.EmailVerifiedAt.IsZero() || now.After(ss.ExpiresAt.Time) || now.Sub(ss.LastSeenAt.Time) > s.Config.SessionIdle {
 		_ = s.DeleteSession(ctx, token)
 		return nil, store.ErrNotFound
 	}
@@ -135,6 +135,17 @@ func (s *Service) EndSessions(ctx context.Context, q store.Querier, personID str
 		return fmt.Errorf("end sessions: %w", err)
 	}
 	return nil
+}
+
+// EndOtherSessions signs a person out everywhere except the session whose
+// id hash is keepHash ("" ends all), and returns how many ended.
+func (s *Service) EndOtherSessions(ctx context.Context, q store.Querier, personID, keepHash string) (int64, error) {
+	res, err := q.Exec(ctx, `DELETE FROM sessions WHERE person_id = ? AND id_hash <> ?`, personID, keepHash)
+	if err != nil {
+		return 0, fmt.Errorf("end sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }
 
 // PurgeExpiredSessions deletes sessions past their absolute expiry (a job).

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/clientapi"
 	"gatehouse/internal/idp"
@@ -120,7 +121,10 @@ func pendingRefusal(a *App) func(ctx context.Context, at *license.SSOAttempt) *l
 			return nil
 		}
 		for _, f := range fails {
-			if f.Purpose != saml.PurposeDesktop || f.At.Before(at.CreatedAt.Time) || !strings.EqualFold(f.Subject, at.Email) || attemptCodes[f.Code] {
+			// The failure's subject is what the IdP sent; it is this
+			// attempt's only when it is the same canonical address.
+			subject, err := account.CanonicalEmail(f.Subject)
+			if f.Purpose != saml.PurposeDesktop || f.At.Before(at.CreatedAt.Time) || err != nil || subject != at.Email || attemptCodes[f.Code] {
 				continue
 			}
 			r := &license.SSORefusal{Code: f.Code, Detail: f.Detail, Reference: f.Reference}

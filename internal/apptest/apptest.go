@@ -14,11 +14,13 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
+	"gatehouse/internal/account/accounttest"
 	"gatehouse/internal/app"
 )
 
@@ -62,6 +64,9 @@ func Start(t testing.TB, databaseURL string, opts ...Options) *Node {
 		ln.Close()
 		t.Fatalf("start gatehouse: %v", err)
 	}
+	// Every test client connects from 127.0.0.1: the per-source sign-up
+	// limit would otherwise decide how many people a test may create.
+	a.Accounts.Config.SignUpPerIP.Max = 100000
 	done := make(chan error, 1)
 	go func() { done <- a.ServeListener(ctx, ln, nil) }()
 	t.Cleanup(func() {
@@ -71,8 +76,15 @@ func Start(t testing.TB, databaseURL string, opts ...Options) *Node {
 		}
 		a.Close()
 	})
-	return &Node{URL: base, App: a}
+	node := &Node{URL: base, App: a}
+	nodes.Store(base, node)
+	t.Cleanup(func() { nodes.Delete(base) })
+	return node
 }
+
+// nodes finds a running node by its URL, so a client can read the mail its
+// node sent (the outbox).
+var nodes sync.Map
 
 type testWriter struct{ t testing.TB }
 
@@ -212,9 +224,27 @@ func (r *Response) Expect(t testing.TB, want int) *Response {
 func (c *Client) SignUp(email, password, name string) {
 	c.T.Helper()
 	r := c.Post("/signup", url.Values{"email": {email}, "password": {password}, "password_confirm": {password}, "display_name": {name}})
-	if r.Status != http.StatusSeeOther {
-		c.T.Fatalf("sign up %s: status %d: %s", email, r.Status, r.Text(".error-text, .flash"))
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location, "/verify/sent") {
+		c.T.Fatalf("sign up %s: status %d %s: %s", email, r.Status, r.Location, r.Text(".error-text, .flash"))
 	}
+	c.Verify(email)
+}
+
+// Verify opens the newest confirmation link mailed to email (read from the
+// node's outbox) in this client and confirms it.
+func (c *Client) Verify(email string) *Response {
+	c.T.Helper()
+	v, ok := nodes.Load(c.Base)
+	if !ok {
+		c.T.Fatalf("no running node at %s", c.Base)
+	}
+	token := accounttest.VerifyToken(c.T, v.(*Node).App.DB, email)
+	c.Get("/verify/"+token).Expect(c.T, http.StatusOK)
+	r := c.Post("/verify/"+token, nil)
+	if r.Status != http.StatusSeeOther {
+		c.T.Fatalf("confirm %s: status %d: %s", email, r.Status, r.Text(".error-text, .flash, main"))
+	}
+	return r
 }
 
 // SignIn signs in with a password.

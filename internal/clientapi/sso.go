@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 	"gatehouse/internal/ratelimit"
@@ -183,7 +184,7 @@ func (h *SSOHandler) start(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", `Field "device" is required.`)
 		return
 	}
-	email, err := license.NormalizeEmail(req.Email)
+	email, err := account.FormEmail(req.Email)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request", "email: "+err.Error())
 		return

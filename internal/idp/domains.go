@@ -9,11 +9,11 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
@@ -48,11 +48,6 @@ type Domain struct {
 // consoles ask for it.
 func (d *Domain) TXTHost() string { return strings.TrimSuffix(d.TXTName, "."+d.Name) }
 
-// domainProfile validates and maps a domain the way browsers and mail
-// systems do for lookups, and also checks label and name lengths.
-var domainProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.ValidateLabels(true),
-	idna.StrictDomainName(true), idna.VerifyDNSLength(true), idna.Transitional(false))
-
 // NormalizeDomain checks an email domain an admin typed and returns its
 // ASCII form. Errors are sentences for the admin.
 func NormalizeDomain(raw string) (string, error) {
@@ -82,20 +77,19 @@ func NormalizeDomain(raw string) (string, error) {
 	if _, err := netip.ParseAddr(strings.Trim(d, "[]")); err == nil {
 		return "", bad("Enter a domain name, not an IP address.")
 	}
-	ascii, err := domainProfile.ToASCII(d)
-	if err == nil {
-		// The ASCII form must itself be valid (it is what we store and
-		// compare): this catches input the mapping repaired on the way,
-		// such as invalid UTF-8.
-		var again string
-		if again, err = domainProfile.ToASCII(ascii); err == nil && again != ascii {
-			err = errors.New("not stable")
+	// The same mapping as every address's domain (account.CanonicalDomain),
+	// so a verified domain and the addresses at it always meet.
+	ascii, err := account.CanonicalDomain(d)
+	if err != nil {
+		if ae := (*account.AddressError)(nil); errors.As(err, &ae) && ae.Reason == "incomplete_domain" {
+			lower := strings.ToLower(d)
+			if _, icann := publicsuffix.PublicSuffix(lower); icann {
+				return "", bad("%s is a public suffix shared by many organizations, not a domain one organization can own. Enter your own domain, such as example.%s.", lower, lower)
+			}
+			return "", bad("%q is not a complete domain: it needs at least one dot, like example.com.", d)
 		}
-	}
-	if err != nil || !utf8.ValidString(d) {
 		return "", bad("%q is not a valid domain name: use letters, digits and hyphens, with dots between the parts.", d)
 	}
-	ascii = strings.ToLower(ascii)
 	if suffix, icann := publicsuffix.PublicSuffix(ascii); suffix == ascii && (icann || strings.Contains(ascii, ".")) {
 		return "", bad("%s is a public suffix shared by many organizations, not a domain one organization can own. Enter your own domain, such as example.%s.", display(ascii), display(ascii))
 	}
@@ -568,17 +562,19 @@ func NewResolver(server string) *net.Resolver {
 // email address is accepted too) and whether its integration is active;
 // store.ErrNotFound when no account verified it.
 func (s *Service) AccountForDomain(ctx context.Context, domain string) (accountID string, active bool, err error) {
-	if i := strings.LastIndex(domain, "@"); i >= 0 {
-		domain = domain[i+1:]
-	}
-	domain = strings.TrimSuffix(strings.TrimSpace(domain), ".")
-	ascii, err := domainProfile.ToASCII(domain)
-	if err != nil || ascii == "" {
+	var ascii string
+	if strings.Contains(domain, "@") {
+		norm, err := account.CanonicalEmail(domain)
+		if err != nil {
+			return "", false, store.ErrNotFound
+		}
+		_, ascii, _ = strings.Cut(norm, "@")
+	} else if ascii, err = account.CanonicalDomain(domain); err != nil {
 		return "", false, store.ErrNotFound
 	}
 	err = s.DB.QueryRow(ctx, `SELECT d.account_id, COALESCE(i.active, ?) FROM idp_domains d
 		LEFT JOIN idp_integrations i ON i.account_id = d.account_id
-		WHERE d.domain = ? AND d.status = ?`, false, strings.ToLower(ascii), DomainVerified).Scan(&accountID, &active)
+		WHERE d.domain = ? AND d.status = ?`, false, ascii, DomainVerified).Scan(&accountID, &active)
 	if err != nil {
 		return "", false, store.NotFound(err)
 	}

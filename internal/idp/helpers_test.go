@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/account/accounttest"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/idp"
 	"gatehouse/internal/scim"
@@ -76,10 +77,7 @@ func (e *env) person(name string) (*account.Person, audit.Actor) {
 	emailSeq.n++
 	email := fmt.Sprintf("%s%d@example.org", name, emailSeq.n)
 	emailSeq.Unlock()
-	p, err := e.accounts.SignUp(context.Background(), account.SignUpInput{Email: email, Password: pw, DisplayName: name}, "127.0.0.1")
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	p := accounttest.SignUp(e.t, e.accounts, account.SignUpInput{Email: email, Password: pw, DisplayName: name})
 	return p, audit.Actor{Type: audit.ActorPerson, ID: p.ID, Label: p.Email}
 }
 

@@ -311,14 +311,29 @@ func (s *Service) Activate(ctx context.Context, accountID string, actor audit.Ac
 			return ErrAlreadyActive
 		}
 		var names []string
+		var ended int64
 		for _, d := range domains {
 			names = append(names, d.Name)
+			if d.Status != DomainVerified {
+				continue
+			}
+			// From now on the IdP speaks for addresses at this domain: a
+			// password session of someone there (a stranger who once
+			// signed up with an employee's address included) ends at
+			// once, except the backup login's. Domains are lower-case
+			// ASCII letters, digits, hyphens and dots: nothing LIKE
+			// treats specially.
+			n, err := endPasswordSessionsAt(ctx, tx, d.Name, in.BackupPersonID)
+			if err != nil {
+				return err
+			}
+			ended += n
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: accountID, Action: "idp.integration_activated",
 			TargetType: "idp_integration", TargetID: accountID, TargetLabel: ProviderByID(in.Provider).Name,
 			Before: map[string]bool{"active": false},
 			After: map[string]any{"active": true, "domains": names, "admins_group": in.Groups.AdminsUUID,
-				"idp_entity_id": in.IdPEntityID, "scim": scimOn}})
+				"idp_entity_id": in.IdPEntityID, "scim": scimOn, "password_sessions_ended": ended}})
 	})
 }
 
@@ -390,3 +405,15 @@ var overlapChoices = []time.Duration{0, 15 * time.Minute, time.Hour, 24 * time.H
 
 // OverlapChoices lists the overlaps an admin may pick for Regenerate.
 func OverlapChoices() []time.Duration { return append([]time.Duration(nil), overlapChoices...) }
+
+// endPasswordSessionsAt deletes the password sessions of people whose
+// address is at domain, except keepPersonID's, and returns how many ended.
+func endPasswordSessionsAt(ctx context.Context, tx *store.Tx, domain, keepPersonID string) (int64, error) {
+	res, err := tx.Exec(ctx, `DELETE FROM sessions WHERE auth_method = ? AND person_id <> ?
+		AND person_id IN (SELECT id FROM people WHERE email_norm LIKE ?)`, account.MethodPassword, keepPersonID, "%@"+domain)
+	if err != nil {
+		return 0, fmt.Errorf("end password sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"strings"
 	"unicode/utf8"
+
+	"gatehouse/internal/account"
 )
 
 // Limits of an invitation address list.
@@ -35,29 +36,31 @@ type ParsedAddresses struct {
 	Errors []LineError
 }
 
-// NormalizeEmail checks one address and returns it with its domain in lower
-// case. Display names ("Ann <ann@example.com>") are not accepted: the list
-// holds addresses.
-func NormalizeEmail(s string) (string, error) {
+// listAddress checks one address of an invitation list with the account
+// package's canonical address function and returns its canonical form
+// (what is stored, mailed to and compared for duplicates). The list is
+// stricter than the function's own messages about display names: a list
+// holds addresses, so "Ann <ann@example.com>" gets a message saying that.
+func listAddress(s string) (addr, canonical string, err error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
-		return "", errors.New("empty address")
-	case len(s) > 254:
-		return "", errors.New("address is longer than 254 characters")
-	case !utf8.ValidString(s) || strings.ContainsAny(s, "\x00\r\n\t <>,;\""):
-		return "", errors.New("not an email address")
+		return "", "", errors.New("empty address")
+	case strings.ContainsAny(s, "<>\""):
+		return "", "", errors.New("write the address only, without a name, quotes or angle brackets")
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s {
-		return "", errors.New("not an email address")
+	canonical, err = account.CanonicalEmail(s)
+	if err != nil {
+		return "", "", errors.New(strings.TrimSuffix(lowerFirst(err.Error()), "."))
 	}
-	at := strings.LastIndexByte(s, '@')
-	local, domain := s[:at], strings.ToLower(s[at+1:])
-	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
-		return "", errors.New("the domain after @ is incomplete")
+	return canonical, canonical, nil
+}
+
+func lowerFirst(s string) string {
+	if s != "" && s[0] >= 'A' && s[0] <= 'Z' {
+		return string(s[0]+'a'-'A') + s[1:]
 	}
-	return local + "@" + domain, nil
+	return s
 }
 
 // ParseAddressList reads addresses typed one by one (one per line, or
@@ -78,12 +81,11 @@ func (p *ParsedAddresses) add(line int, raw string, seen map[string]int) {
 	if v == "" {
 		return
 	}
-	addr, err := NormalizeEmail(v)
+	addr, key, err := listAddress(v)
 	if err != nil {
 		p.Errors = append(p.Errors, LineError{Line: line, Value: truncate(v, 100), Message: err.Error()})
 		return
 	}
-	key := strings.ToLower(addr)
 	if first, dup := seen[key]; dup {
 		p.Errors = append(p.Errors, LineError{Line: line, Value: addr, Message: fmt.Sprintf("duplicate of line %d", first)})
 		return

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/account"
+	"gatehouse/internal/account/accounttest"
 	"gatehouse/internal/mail"
 	"gatehouse/internal/store"
 	"gatehouse/internal/testenv"
@@ -35,7 +37,7 @@ func TestParseInvitationCSV(t *testing.T) {
 	if strings.Join(p.Valid, " ") != strings.Join(wantValid, " ") {
 		t.Fatalf("valid %v, want %v", p.Valid, wantValid)
 	}
-	wantErrs := map[int]string{4: "not an email", 6: "duplicate of line 2", 7: "one column", 9: "not an email", 10: "incomplete"}
+	wantErrs := map[int]string{4: "needs an @", 6: "duplicate of line 2", 7: "one column", 9: "without a name", 10: "incomplete"}
 	if len(p.Errors) != len(wantErrs) {
 		t.Fatalf("errors %+v", p.Errors)
 	}
@@ -79,10 +81,11 @@ func FuzzParseInvitationCSV(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, v := range p.Valid {
-			if _, err := NormalizeEmail(v); err != nil || seen[strings.ToLower(v)] {
+			c, err := account.CanonicalEmail(v)
+			if err != nil || seen[c] {
 				t.Fatalf("invalid or duplicate address accepted: %q", v)
 			}
-			seen[strings.ToLower(v)] = true
+			seen[c] = true
 		}
 		for _, e := range p.Errors {
 			if e.Line < 1 {
@@ -447,4 +450,34 @@ func TestRetention(t *testing.T) {
 			t.Fatalf("job %+v", j)
 		}
 	})
+}
+
+// TestInvitationListHostileAddresses: every hostile form is a line error or
+// its canonical address (the one function's result); the forms of one
+// address are duplicates of each other; display-name forms get the
+// list's own message.
+func TestInvitationListHostileAddresses(t *testing.T) {
+	var text strings.Builder
+	for _, c := range accounttest.Hostile {
+		text.WriteString(strings.NewReplacer("\n", " ", ",", " ", ";", " ").Replace(c.Raw) + "\n")
+	}
+	p := ParseAddressList(text.String())
+	seen := map[string]bool{}
+	for _, v := range p.Valid {
+		c, err := account.CanonicalEmail(v)
+		if err != nil || c != v || seen[c] {
+			t.Errorf("valid %q: canonical %q, %v, duplicate %v", v, c, err, seen[c])
+		}
+		seen[c] = true
+	}
+	for _, c := range accounttest.Hostile {
+		if c.Want != "" && !seen[c.Want] && !strings.ContainsAny(c.Raw, "\n,;") {
+			t.Errorf("%s: %q missing from the valid addresses", c.Name, c.Raw)
+		}
+	}
+	for _, e := range p.Errors {
+		if strings.Contains(e.Value, "<") && !strings.Contains(e.Message, "without a name") {
+			t.Errorf("line %d %q: %s", e.Line, e.Value, e.Message)
+		}
+	}
 }

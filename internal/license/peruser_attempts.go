@@ -120,7 +120,7 @@ func (s *Service) StartSSOActivation(ctx context.Context, in SSOStartInput) (*SS
 	if err != nil {
 		return nil, err
 	}
-	email, err := NormalizeEmail(in.Email)
+	email, err := account.FormEmail(in.Email)
 	if err != nil {
 		return nil, deviceErr(CodeInvalidRequest, "email: %s", err.Error())
 	}
@@ -464,14 +464,13 @@ func (s *Service) PurgeSSOAttempts(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
-// sameEmail compares addresses as identifiers: case-insensitively and with
-// internationalised domains in one form (the account package's canonical
-// address), so "Ann@Bücher.example" and "ann@xn--bcher-kva.example" match.
+// sameEmail compares addresses as identifiers, by the account package's
+// canonical address (ASCII case of the local part and the IDNA spellings of
+// the domain do not matter: "Ann@Bücher.example" is
+// "ann@xn--bcher-kva.example"). An address the function refuses matches
+// nothing: no fallback comparison that would fold it into someone else's.
 func sameEmail(a, b string) bool {
-	na, errA := account.NormalizeEmail(a)
-	nb, errB := account.NormalizeEmail(b)
-	if errA != nil || errB != nil {
-		return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
-	}
-	return na == nb
+	na, errA := account.CanonicalEmail(a)
+	nb, errB := account.CanonicalEmail(b)
+	return errA == nil && errB == nil && na == nb
 }

@@ -181,6 +181,15 @@ func checkStatus(resp *etree.Element) *Refusal {
 	}
 	top := attr(codes[0], "Value")
 	if top == StatusSuccess {
+		// A second-level code refines the first (SAML core 3.2.2.2): under
+		// Success there is nothing to refine, so any nested code that is not
+		// Success itself contradicts it (an IdP saying "Success /
+		// AuthnFailed"). Refused rather than guessed.
+		for _, sub := range descendants(codes[0], nsProtocol, "StatusCode") {
+			if v := attr(sub, "Value"); v != StatusSuccess {
+				return refuse(CodeStatusContradictory, "the top-level status is Success but a nested StatusCode says %q", v)
+			}
+		}
 		return nil
 	}
 	detail := top
@@ -324,9 +333,12 @@ func checkAssertion(a *etree.Element, sp SPSettings, idp IdPSettings, now time.T
 	if len(nameID.ChildElements()) > 0 {
 		return nil, refuse(CodeMalformed, "the NameID contains child elements")
 	}
-	out.assertion.NameID = text(nameID)
+	// Identity values are taken exactly as signed, untrimmed: an IdP user
+	// who can set their address to " admin@corp.example" must not become
+	// admin@corp.example. The canonical address function refuses them.
+	out.assertion.NameID = rawText(nameID)
 	out.assertion.NameIDFormat = attr(nameID, "Format")
-	if out.assertion.NameID == "" {
+	if strings.TrimSpace(out.assertion.NameID) == "" {
 		return nil, refuse(CodeMalformed, "the NameID is empty")
 	}
 	var first *Refusal
@@ -436,7 +448,7 @@ func readAttributes(a *etree.Element, out *Assertion) *Refusal {
 				if nilAttr := v.SelectAttrValue("xsi:nil", ""); nilAttr == "true" || nilAttr == "1" {
 					continue
 				}
-				values = append(values, text(v))
+				values = append(values, rawText(v))
 			}
 			out.Attributes[key] = values
 		}
@@ -462,7 +474,10 @@ func readAttributes(a *etree.Element, out *Assertion) *Refusal {
 	if out.DisplayName, r = single("displayname"); r != nil {
 		return r
 	}
-	out.Groups = out.Attributes["groups"]
+	out.DisplayName = strings.TrimSpace(out.DisplayName)
+	for _, g := range out.Attributes["groups"] {
+		out.Groups = append(out.Groups, strings.TrimSpace(g))
+	}
 	_, out.GroupsOverage = out.Attributes["groups.link"]
 	return nil
 }

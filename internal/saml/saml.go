@@ -169,6 +169,8 @@ const (
 	CodeMalformed            = "malformed"
 	CodeDTDForbidden         = "dtd_forbidden"
 	CodeStatusNotSuccess     = "status_not_success"
+	CodeStatusContradictory  = "status_contradictory"
+	CodeTooManyElements      = "too_many_elements"
 	CodeMultipleAssertions   = "multiple_assertions"
 	CodeDuplicateID          = "duplicate_id"
 	CodeEncryptedAssertion   = "encrypted_assertion"

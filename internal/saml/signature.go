@@ -131,6 +131,23 @@ func checkSignatureShape(sig, parent *etree.Element) *Refusal {
 	return nil
 }
 
+// maxSignedElements is goxmldsig's traversal limit (etreeutils'
+// NewDefaultNSContext): a signed element with more elements than this,
+// its Signature included, cannot be verified by it.
+const maxSignedElements = 1000
+
+// countElements counts el and its descendant elements, stopping at stop.
+func countElements(el *etree.Element, stop int) int {
+	n := 1
+	for _, c := range el.ChildElements() {
+		if n >= stop {
+			break
+		}
+		n += countElements(c, stop-n)
+	}
+	return n
+}
+
 // verifySigned checks the enveloped signature sig on parent against the
 // configured certificates and returns the element the signature covers,
 // re-parsed by goxmldsig from the canonical bytes that were digested: the
@@ -139,6 +156,15 @@ func checkSignatureShape(sig, parent *etree.Element) *Refusal {
 // A certificate in the signature's KeyInfo is only a hint for which
 // configured certificate to try first; it is never trusted itself.
 func verifySigned(parent, sig *etree.Element, certs []*x509.Certificate, now time.Time) (*etree.Element, *Refusal) {
+	// goxmldsig walks at most maxSignedElements elements of the signed
+	// element (a traversal limit against resource exhaustion that it does
+	// not let callers raise) and then fails with a bare "traversal limit
+	// reached". Counted here first, so that the admin reads what happened
+	// and what to do instead of "malformed".
+	if n := countElements(parent, maxSignedElements+1); n > maxSignedElements {
+		return nil, refuse(CodeTooManyElements, "the signed %s has more than %d XML elements (it carries %d attribute values); the XML-signature verifier checks at most %d, so the signature cannot be verified. Send fewer values: filter the groups claim in the IdP to the groups Gatehouse maps (the admins and Desktop Users groups), or use Entra's group overage (SCIM then supplies the groups)",
+			name(parent), maxSignedElements, len(descendants(parent, nsAssertion, "AttributeValue")), maxSignedElements)
+	}
 	nsCtx, err := etreeutils.NSBuildParentContext(parent)
 	if err != nil {
 		return nil, refuse(CodeMalformed, "namespaces around %s: %v", name(parent), err)

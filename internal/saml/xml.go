@@ -118,6 +118,18 @@ func text(el *etree.Element) string {
 	return strings.TrimSpace(b.String())
 }
 
+// rawText is the character data of el exactly as it is, for values that
+// identify someone (never trimmed or otherwise changed).
+func rawText(el *etree.Element) string {
+	var b strings.Builder
+	for _, tok := range el.Child {
+		if cd, ok := tok.(*etree.CharData); ok {
+			b.WriteString(cd.Data)
+		}
+	}
+	return b.String()
+}
+
 // hasComment reports whether any comment sits inside el.
 func hasComment(el *etree.Element) *etree.Element {
 	for _, tok := range el.Child {

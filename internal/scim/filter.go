@@ -6,6 +6,8 @@ import (
 	"time"
 
 	filter "github.com/scim2/filter-parser/v2"
+
+	"gatehouse/internal/account"
 )
 
 // maxFilterLen bounds the filter text: IdPs send short equality filters, and
@@ -43,9 +45,12 @@ func parseFilter(rt *resourceType, text string) (cf *compiledFilter, err error) 
 	if len(text) > maxFilterLen {
 		return nil, badRequest(ErrInvalidFilter, "the filter is longer than %d bytes", maxFilterLen)
 	}
+	if err := checkText("filter", text); err != nil {
+		return nil, badRequest(ErrInvalidFilter, "%v", err)
+	}
 	expr, err := parseFilterExpr(text)
 	if err != nil {
-		return nil, badRequest(ErrInvalidFilter, "cannot parse filter %q: %v", text, err)
+		return nil, badRequest(ErrInvalidFilter, "%s", syntaxMessage("filter", err))
 	}
 	c := &compiler{rt: rt, uses: map[string]bool{}}
 	m, err := c.compile(expr, nil)
@@ -224,6 +229,28 @@ func pathName(steps []*attr) string {
 	return strings.Join(names, ".")
 }
 
+// identityPaths are the attributes that identify a person: their
+// equality is the canonical one (account.IdentityKey), never Unicode case
+// folding, so a filter for "ſam@corp.example" does not find
+// "sam@corp.example" (an IdP that looks a user up before changing them
+// would change the wrong one).
+var identityPaths = map[string]bool{"userName": true, "emails.value": true}
+
+func identityTest(want string) func(any) bool {
+	key, err := account.IdentityKey(want)
+	return func(v any) bool {
+		x, ok := v.(string)
+		if !ok {
+			return false
+		}
+		if err != nil {
+			return x == want
+		}
+		k, err := account.IdentityKey(x)
+		return err == nil && k == key
+	}
+}
+
 // valueTest compares one attribute value with the filter's value per the
 // attribute's type and caseExact rule.
 func valueTest(leaf *attr, name, op string, cv any) (func(any) bool, error) {
@@ -236,6 +263,9 @@ func valueTest(leaf *attr, name, op string, cv any) (func(any) bool, error) {
 		s, err := unescape(s)
 		if err != nil {
 			return nil, err
+		}
+		if op == "eq" && identityPaths[name] {
+			return identityTest(s), nil
 		}
 		exact := leaf.CaseExact
 		if !exact {
@@ -403,7 +433,11 @@ func (c *compiler) narrow(e filter.Expression) []sqlCond {
 		case "externalId":
 			return []sqlCond{{"external_id", s}}
 		case "userName":
-			return []sqlCond{{"user_name_norm", fold(s)}}
+			key, err := account.IdentityKey(s)
+			if err != nil {
+				key = " " // matches no row: no stored key has a space
+			}
+			return []sqlCond{{"user_name_norm", key}}
 		case "displayName":
 			return []sqlCond{{"display_name_norm", fold(s)}}
 		}

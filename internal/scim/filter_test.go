@@ -56,7 +56,10 @@ func TestFilterSemantics(t *testing.T) {
 		{`userName eq "bjensen@example.com"`, []string{"bjensen"}},
 		{`userName eq "BJENSEN@EXAMPLE.COM"`, []string{"bjensen"}},
 		{`USERNAME EQ "jsmith@example.org"`, []string{"jsmith"}},
-		{`userName eq "ünïcode@EXAMPLE.com"`, []string{"ümlaut"}},
+		// userName is an identity: only ASCII case is ignored, never Unicode
+		// case (ü is not Ü; docs/decisions.md "One canonical address").
+		{`userName eq "Ünïcode@EXAMPLE.com"`, []string{"ümlaut"}},
+		{`userName eq "ünïcode@EXAMPLE.com"`, nil},
 		{`displayName eq "STRASSE"`, []string{"ümlaut"}}, // Unicode case folding: ß = ss
 		{`externalId eq "AbC-1"`, []string{"bjensen"}},
 		{`externalId eq "abc-1"`, nil},
@@ -122,7 +125,7 @@ func TestFilterSemantics(t *testing.T) {
 		{`title eq null`, []string{"jsmith", "ümlaut"}},
 		{`title ne null`, []string{"bjensen"}},
 		{`nickName eq "a\"b\\c"`, []string{"ümlaut"}},
-		{`userName eq "\u00fcn\u00EFcode@example.com"`, []string{"ümlaut"}},
+		{`userName eq "\u00DCn\u00EFcode@example.com"`, []string{"ümlaut"}},
 		{`  userName eq "bjensen@example.com"  `, []string{"bjensen"}},
 		{`userName eq "x]y" or displayName eq "[Straße]"`, nil},
 	}
@@ -173,7 +176,7 @@ func TestFilterNarrowing(t *testing.T) {
 		`not (userName eq "a")`:                                            nil,
 		`userName co "a"`:                                                  nil,
 		`name.givenName eq "x"`:                                            nil,
-		`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "A\u00C9"`: {{"user_name_norm", "aé"}},
+		`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "A\u00C9"`: {{"user_name_norm", "AÉ"}}, // identity keys keep non-ASCII names exactly
 	}
 	for f, want := range cases {
 		rt := userType

@@ -73,7 +73,7 @@ func newFuzzTarget(f *testing.F) *fuzzTarget {
 		return m["id"].(string)
 	}
 	ft.user = mk("/scim/v2/Users", `{"schemas":["`+URNUser+`","`+URNEnterprise+`"],"userName":"fuzz@example.com",
-		"name":{"givenName":"F"},"emails":[{"value":"f@x","type":"work","primary":true}],"`+URNEnterprise+`":{"department":"D"}}`)
+		"name":{"givenName":"F"},"emails":[{"value":"f@x.example","type":"work","primary":true}],"`+URNEnterprise+`":{"department":"D"}}`)
 	other := mk("/scim/v2/Users", `{"schemas":["`+URNUser+`"],"userName":"other@example.com"}`)
 	ft.group = mk("/scim/v2/Groups", `{"schemas":["`+URNGroup+`"],"displayName":"G","members":[{"value":"`+other+`"}]}`)
 	return ft
@@ -122,7 +122,7 @@ func FuzzPatchOp(f *testing.F) {
 		{"remove", `members[value eq "x"]`, ``}, {"Add", "members", `[{"value":"x"}]`},
 		{"replace", "", `{"name.givenName":"G","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":"X"}`},
 		{"replace", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", `{"manager":"m"}`},
-		{"remove", "emails", `[{"value":"f@x"}]`}, {"replace", "members", `[]`}, {"add", "name", `{"x":1}`},
+		{"remove", "emails", `[{"value":"f@x.example"}]`}, {"replace", "members", `[]`}, {"add", "name", `{"x":1}`},
 		{"replace", `addresses[type eq "work" and primary eq true].locality`, `"A"`}, {"remove", "", ``},
 		{"replace", "displayName", `null`}, {"add", `emails[value co "x"]`, `{"primary":true}`},
 	}

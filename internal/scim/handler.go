@@ -26,6 +26,7 @@ func Handler(svc *Service) http.Handler {
 	mux := http.NewServeMux()
 	for _, p := range []string{"/scim/v2", "/scim"} {
 		mux.HandleFunc("GET "+p+"/Users", h.authed(h.listUsers))
+		mux.HandleFunc("GET "+p+"/Users/{$}", h.authed(h.listUsers)) // some clients add a slash
 		mux.HandleFunc("POST "+p+"/Users", h.authed(h.createUser))
 		mux.HandleFunc("POST "+p+"/Users/.search", h.authed(h.searchUsers))
 		mux.HandleFunc("GET "+p+"/Users/{id}", h.authed(h.getUser))
@@ -33,6 +34,7 @@ func Handler(svc *Service) http.Handler {
 		mux.HandleFunc("PATCH "+p+"/Users/{id}", h.authed(h.patchUser))
 		mux.HandleFunc("DELETE "+p+"/Users/{id}", h.authed(h.deleteUser))
 		mux.HandleFunc("GET "+p+"/Groups", h.authed(h.listGroups))
+		mux.HandleFunc("GET "+p+"/Groups/{$}", h.authed(h.listGroups))
 		mux.HandleFunc("POST "+p+"/Groups", h.authed(h.createGroup))
 		mux.HandleFunc("POST "+p+"/Groups/.search", h.authed(h.searchGroups))
 		mux.HandleFunc("GET "+p+"/Groups/{id}", h.authed(h.getGroup))

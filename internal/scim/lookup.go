@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/store"
 )
 
@@ -80,8 +81,8 @@ func (s *Service) UserGroups(ctx context.Context, accountID, userID string) ([]G
 
 // FindUserForSAML links a SAML sign-in to a provisioned user: the user whose
 // externalId equals the assertion's objectidentifier (exact), else the one
-// whose userName equals name (the name claim or NameID, case-insensitive).
-// store.ErrNotFound when neither matches.
+// whose userName has the same identity key (account.IdentityKey) as name,
+// the name claim or NameID as sent. store.ErrNotFound when neither matches.
 func (s *Service) FindUserForSAML(ctx context.Context, accountID, objectID, name string) (*User, error) {
 	if objectID != "" {
 		r, err := scanRecord(s.DB.QueryRow(ctx, `SELECT `+recordCols+` FROM scim_users
@@ -94,9 +95,9 @@ func (s *Service) FindUserForSAML(ctx context.Context, accountID, objectID, name
 			return nil, fmt.Errorf("find SCIM user: %w", err)
 		}
 	}
-	if name != "" {
+	if nameKey, err := account.IdentityKey(name); err == nil {
 		r, err := scanRecord(s.DB.QueryRow(ctx, `SELECT `+recordCols+` FROM scim_users
-			WHERE account_id = ? AND user_name_norm = ?`, accountID, fold(name)))
+			WHERE account_id = ? AND user_name_norm = ?`, accountID, nameKey))
 		if err == nil {
 			u := r.user()
 			return &u, nil

@@ -1,9 +1,12 @@
 package scim
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	filter "github.com/scim2/filter-parser/v2"
 )
@@ -45,7 +48,7 @@ func prepare(text string) (string, []string, error) {
 		switch {
 		case inString && c == '\\':
 			if i+1 >= len(text) {
-				return "", nil, fmt.Errorf("unterminated escape")
+				return "", nil, syntaxError("a backslash ends the filter")
 			}
 			if text[i+1] == 'u' && i+5 < len(text) {
 				w(`\u` + strings.ToUpper(text[i+2:i+6]))
@@ -62,7 +65,7 @@ func prepare(text string) (string, []string, error) {
 		case c == '(':
 			// The parser backtracks on parentheses; IdPs nest one or two.
 			if parens++; parens > maxParens {
-				return "", nil, fmt.Errorf("parentheses nested deeper than %d", maxParens)
+				return "", nil, syntaxError(fmt.Sprintf("parentheses are nested deeper than %d", maxParens))
 			}
 			w("(")
 		case c == ')':
@@ -70,13 +73,13 @@ func prepare(text string) (string, []string, error) {
 			w(")")
 		case c == '[':
 			if depth > 0 {
-				return "", nil, fmt.Errorf("value filters cannot be nested")
+				return "", nil, syntaxError("value filters [...] cannot be nested")
 			}
 			depth = 1
 			cur.Reset()
 		case c == ']':
 			if depth == 0 {
-				return "", nil, fmt.Errorf("unbalanced ']'")
+				return "", nil, syntaxError("a ']' has no '[' before it")
 			}
 			depth = 0
 			fmt.Fprintf(&out, "[%s%d pr]", vfPrefix, len(inner))
@@ -86,12 +89,51 @@ func prepare(text string) (string, []string, error) {
 		}
 	}
 	if inString {
-		return "", nil, fmt.Errorf("unterminated string")
+		return "", nil, syntaxError("a quoted string is not closed")
 	}
 	if depth > 0 {
-		return "", nil, fmt.Errorf("missing ']'")
+		return "", nil, syntaxError("a '[' is not closed")
 	}
 	return out.String(), inner, nil
+}
+
+// syntaxError is a filter or path problem described by this package, in
+// words for the IdP's admin. Errors of the third-party parser are never
+// shown: they name its internals ("expected op.Or or[func func …]") and
+// echo raw bytes of the input; syntaxMessage replaces them.
+type syntaxError string
+
+func (e syntaxError) Error() string { return string(e) }
+
+var conflictPos = regexp.MustCompile(`^parse conflict \[(\d+):(\d+)\]`)
+
+// syntaxMessage is what a client reads for a filter (or path) that does
+// not parse.
+func syntaxMessage(what string, err error) string {
+	var se syntaxError
+	if errors.As(err, &se) {
+		return "the " + what + " is not valid: " + string(se)
+	}
+	if m := conflictPos.FindStringSubmatch(err.Error()); m != nil {
+		if col, err := strconv.Atoi(m[2]); err == nil {
+			return fmt.Sprintf("the %s is not valid at character %d; write comparisons as attribute operator value (userName eq \"bjensen\"), joined by and, or, not and parentheses", what, col+1)
+		}
+	}
+	return "the " + what + " is not valid; write comparisons as attribute operator value (userName eq \"bjensen\"), joined by and, or, not and parentheses"
+}
+
+// checkText refuses what no filter or path may contain: invalid UTF-8 and
+// control characters (they would only come back as stray bytes).
+func checkText(what, text string) error {
+	if !utf8.ValidString(text) {
+		return syntaxError("the " + what + " is not valid UTF-8")
+	}
+	for i, r := range text {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return syntaxError(fmt.Sprintf("the %s contains a control character (U+%04X) at byte %d", what, r, i))
+		}
+	}
+	return nil
 }
 
 // parseFilterExpr parses a filter, turning a panic in the third-party parser
@@ -148,11 +190,11 @@ func parseInner(inner []string) ([]filter.Expression, error) {
 	vfs := make([]filter.Expression, len(inner))
 	for i, s := range inner {
 		if s == "" {
-			return nil, fmt.Errorf("empty value filter []")
+			return nil, syntaxError("a value filter [] is empty")
 		}
 		e, err := filter.ParseFilterNumber([]byte(s))
 		if err != nil {
-			return nil, fmt.Errorf("in [%s]: %w", s, err)
+			return nil, syntaxError("the value filter [...] number " + strconv.Itoa(i+1) + " is not valid")
 		}
 		vfs[i] = e
 	}
@@ -164,11 +206,11 @@ func placeholder(e filter.Expression, vfs []filter.Expression) (filter.Expressio
 	ae, ok := e.(*filter.AttributeExpression)
 	if !ok || ae.Operator != filter.PR || ae.AttributePath.URIPrefix != nil || ae.AttributePath.SubAttribute != nil ||
 		!strings.HasPrefix(ae.AttributePath.AttributeName, vfPrefix) {
-		return nil, fmt.Errorf("malformed value filter")
+		return nil, syntaxError("a value filter [...] is malformed")
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(ae.AttributePath.AttributeName, vfPrefix))
 	if err != nil || n < 0 || n >= len(vfs) {
-		return nil, fmt.Errorf("malformed value filter")
+		return nil, syntaxError("a value filter [...] is malformed")
 	}
 	return vfs[n], nil
 }
@@ -204,5 +246,5 @@ func substitute(e filter.Expression, vfs []filter.Expression) (filter.Expression
 		}
 		return x, nil
 	}
-	return nil, fmt.Errorf("unsupported filter expression %T", e)
+	return nil, syntaxError("the filter has an expression Gatehouse does not support")
 }

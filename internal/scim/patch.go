@@ -112,9 +112,12 @@ func (p *patcher) apply(op patchOp) error {
 			if strings.EqualFold(k, "schemas") {
 				continue
 			}
+			if err := checkText("attribute name", k); err != nil {
+				return badRequest(ErrInvalidPath, "%v", err)
+			}
 			fp, err := parsePathExpr(k)
 			if err != nil {
-				return badRequest(ErrInvalidPath, "cannot parse attribute name %q in the value: %v", k, err)
+				return badRequest(ErrInvalidPath, "attribute name %q in the value: %s", k, syntaxMessage("attribute name", err))
 			}
 			if err := p.applyAt(op.op, fp, k, m[k], true, true); err != nil {
 				return err
@@ -125,9 +128,12 @@ func (p *patcher) apply(op patchOp) error {
 	if len(op.path) > maxFilterLen {
 		return badRequest(ErrInvalidPath, "the path is longer than %d bytes", maxFilterLen)
 	}
+	if err := checkText("path", op.path); err != nil {
+		return badRequest(ErrInvalidPath, "%v", err)
+	}
 	fp, err := parsePathExpr(op.path)
 	if err != nil {
-		return badRequest(ErrInvalidPath, "cannot parse path %q: %v", op.path, err)
+		return badRequest(ErrInvalidPath, "path %q: %s", op.path, syntaxMessage("path", err))
 	}
 	return p.applyAt(op.op, fp, op.path, op.value, op.hasValue, false)
 }

@@ -250,7 +250,7 @@ func TestGroupMembershipBatches(t *testing.T) {
 		var users []string
 		var values []any
 		for i := range 250 {
-			id := e.must(201, e.do("POST", "/Users", map[string]any{"schemas": []any{URNUser}, "userName": "m" + itoa(int64(i)) + "@x", "displayName": "M" + itoa(int64(i))})).str("id")
+			id := e.must(201, e.do("POST", "/Users", map[string]any{"schemas": []any{URNUser}, "userName": "m" + itoa(int64(i)) + "@x.example", "displayName": "M" + itoa(int64(i))})).str("id")
 			users = append(users, id)
 			values = append(values, map[string]any{"value": id})
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
@@ -17,6 +18,38 @@ import (
 const maxUpdateAttempts = 5
 
 var errConcurrent = errors.New("resource changed concurrently")
+
+// userNameKey is the column userName is unique and found by: the account
+// package's IdentityKey (the canonical address when it is an address,
+// otherwise the name lower-cased in ASCII only). Unicode case folding is
+// never used for it: "ſam@corp.example" is not "sam@corp.example". A
+// userName it refuses (a display-name form, a comment, a quoted local
+// part, whitespace or control characters) is a 400.
+func userNameKey(userName string) (string, error) {
+	key, err := account.IdentityKey(userName)
+	if err != nil {
+		return "", badRequest(ErrInvalidValue, "userName %q is not accepted: %s", userName, err.Error())
+	}
+	return key, nil
+}
+
+// checkEmails holds every emails[].value to the canonical address rules
+// (an IdP that sends "Ann <ann@corp.example>" or "ann@corp.example." is
+// told so instead of Gatehouse storing a second spelling).
+func checkEmails(data map[string]any) error {
+	list, _ := data["emails"].([]any)
+	for i, e := range list {
+		m, _ := e.(map[string]any)
+		v, ok := m["value"].(string)
+		if !ok {
+			continue
+		}
+		if _, err := account.CanonicalEmail(v); err != nil {
+			return badRequest(ErrInvalidValue, "emails[%d].value %q is not accepted: %s", i, v, err.Error())
+		}
+	}
+	return nil
+}
 
 // userColumns derives the indexed columns from a canonical user.
 func userColumns(data map[string]any) (userName, externalID, displayName string, active bool) {
@@ -80,10 +113,17 @@ func insertUser(ctx context.Context, tx *store.Tx, accountID string, rec *record
 		return err
 	}
 	userName, externalID, displayName, active := userColumns(rec.data)
+	key, err := userNameKey(userName)
+	if err != nil {
+		return err
+	}
+	if err := checkEmails(rec.data); err != nil {
+		return err
+	}
 	_, err = tx.Exec(ctx, `INSERT INTO scim_users (id, account_id, user_name, user_name_norm, external_id,
 		display_name, display_name_norm, active, data, created, last_modified, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		rec.id, accountID, userName, fold(userName), nullable(externalID), displayName, fold(displayName), active,
+		rec.id, accountID, userName, key, nullable(externalID), displayName, fold(displayName), active,
 		js, store.At(rec.created), store.At(rec.modified), rec.version)
 	if store.IsUniqueViolation(err) {
 		return errf(http.StatusConflict, ErrUniqueness, "userName %q is already taken in this account", userName)
@@ -203,10 +243,17 @@ func writeUser(ctx context.Context, tx *store.Tx, accountID string, rec *record,
 		return err
 	}
 	userName, externalID, displayName, active := userColumns(rec.data)
+	key, err := userNameKey(userName)
+	if err != nil {
+		return err
+	}
+	if err := checkEmails(rec.data); err != nil {
+		return err
+	}
 	res, err := tx.Exec(ctx, `UPDATE scim_users SET user_name = ?, user_name_norm = ?, external_id = ?,
 		display_name = ?, display_name_norm = ?, active = ?, data = ?, last_modified = ?, version = ?
 		WHERE account_id = ? AND id = ? AND version = ?`,
-		userName, fold(userName), nullable(externalID), displayName, fold(displayName), active, js,
+		userName, key, nullable(externalID), displayName, fold(displayName), active, js,
 		store.At(rec.modified), rec.version, accountID, rec.id, prev)
 	if store.IsUniqueViolation(err) {
 		return errf(http.StatusConflict, ErrUniqueness, "userName %q is already taken in this account", userName)

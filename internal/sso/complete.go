@@ -77,21 +77,55 @@ func subject(a *saml.Assertion) string {
 	return a.NameID
 }
 
-// resolve links the assertion to a person of the account (spec 03): by the
-// IdP's object id, else by login name, else by email; a first sign-in
-// creates the person (without a password).
+// resolve links the assertion to a person of the account (spec 03,
+// DESIGN.md "Identity and trust rules"):
+//
+//  1. by a stable identifier first: the IdP's object id (the
+//     objectidentifier claim, or a persistent NameID), recorded at an
+//     earlier sign-in;
+//  2. else by the login name recorded at an earlier sign-in, compared as
+//     account.IdentityKey (never a Unicode-folded string), unless that
+//     earlier sign-in carried another stable identifier;
+//  3. else by address: the canonical address must be at a domain this
+//     account verified, and an existing person with it is linked only when
+//     their address is spelled the same (ASCII case aside) and they proved
+//     it; a first link of a person with a password ends their other
+//     sessions. Nobody has it: a person is created.
+//
+// Every other case is refused with a reason the admins see in Recent SSO
+// failures; nothing is ever linked through a transformed string.
 func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Assertion, in Integration) (*Identity, error) {
-	name := strings.TrimSpace(a.Name)
-	if name == "" {
-		name = strings.TrimSpace(a.NameID)
+	rawName, source := a.Name, "the name attribute"
+	if rawName == "" {
+		rawName, source = a.NameID, "the NameID"
 	}
-	email, emailErr := account.NormalizeEmail(name)
+	key, keyErr := account.IdentityKey(rawName)
+	if keyErr != nil {
+		return nil, &Error{Code: ReasonAddressInvalid,
+			Message: "Your identity provider sent a user name or address that Gatehouse does not accept, so it cannot tell who you are. Your IT admin can see why under the reference below.",
+			Detail:  fmt.Sprintf("%s %q is refused: %s (%s)", source, rawName, keyErr.Error(), addressReason(keyErr))}
+	}
+	stable := a.ObjectID
+	if stable == "" && a.NameIDFormat == saml.NameIDFormatPersistent && a.Name != "" {
+		// A persistent NameID is the IdP's stable id for this SP; only
+		// when the name attribute carries the login does it serve as one.
+		stable = "nameid:" + a.NameID
+	}
+	rawEmail := rawName
+	email, emailErr := account.CanonicalEmail(rawName)
 	id := &Identity{AccountID: accountID, Assertion: a, Groups: a.Groups}
 
 	if s.SCIM != nil {
-		u, err := s.SCIM.FindUserForSAML(ctx, accountID, a.ObjectID, name)
+		u, err := s.SCIM.FindUserForSAML(ctx, accountID, a.ObjectID, rawName)
 		switch {
 		case err == nil:
+			if u.ExternalID != "" && a.ObjectID != "" && u.ExternalID != a.ObjectID {
+				// Found by name, but provisioned for another IdP object:
+				// its groups (admins!) are not this sign-in's.
+				return nil, &Error{Code: ReasonIdentityConflict,
+					Message: "Your sign-in matches a user provisioned for another identity in your organization's identity provider. Your IT admin can see why under the reference below.",
+					Detail:  fmt.Sprintf("the login %q matches SCIM user %s (externalId %q); this sign-in carries object %q; not linked", rawName, u.ID, u.ExternalID, a.ObjectID)}
+			}
 			if !u.Active {
 				return nil, &Error{Code: ReasonUserDeactivated,
 					Message: "Your user is deactivated in your organization's identity provider. Ask your IT admin.",
@@ -102,7 +136,8 @@ func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Asserti
 				id.Groups = u.GroupKeys
 			}
 			if emailErr != nil {
-				email, emailErr = account.NormalizeEmail(u.UserName)
+				rawEmail = u.UserName
+				email, emailErr = account.CanonicalEmail(u.UserName)
 			}
 		case errors.Is(err, store.ErrNotFound):
 		default:
@@ -114,36 +149,43 @@ func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Asserti
 
 	groupsJSON, _ := json.Marshal(id.Groups)
 	now := store.At(s.now())
-	actor := audit.Actor{Type: audit.ActorPerson, Label: firstNonEmpty(email, name)}
+	actor := audit.Actor{Type: audit.ActorPerson, Label: firstNonEmpty(email, key)}
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		personID, err := findIdentity(ctx, tx, accountID, a.ObjectID, strings.ToLower(name))
-		if errors.Is(err, store.ErrNotFound) {
+		personID, byAddress, err := s.findIdentity(ctx, tx, accountID, stable, key, rawName)
+		if err != nil {
+			return err
+		}
+		if personID == "" {
 			if emailErr != nil {
 				return &Error{Code: ReasonNoEmail,
 					Message: "Your identity provider did not send an email address for you, so Gatehouse cannot tell who you are. Ask your IT admin to send the user's email as the name attribute or NameID.",
-					Detail:  fmt.Sprintf("neither the name attribute nor the NameID is an email address (name %q, NameID %q)", a.Name, a.NameID)}
+					Detail:  fmt.Sprintf("neither the name attribute nor the NameID is an email address (name %q, NameID %q): %s", a.Name, a.NameID, emailErr.Error())}
 			}
-			p, err := s.Accounts.CreatePersonTx(ctx, tx, email, a.DisplayName, actor)
+			personID, err = s.linkByAddress(ctx, tx, accountID, stable, rawEmail, email, a.DisplayName, actor)
 			if err != nil {
 				return err
 			}
-			personID = p.ID
-		} else if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sso_identities (account_id, person_id, object_id, name_norm, scim_user_id, groups_json, created_at, last_sign_in_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, person_id) DO UPDATE SET
-			object_id = excluded.object_id, name_norm = excluded.name_norm, scim_user_id = excluded.scim_user_id,
-			groups_json = excluded.groups_json, last_sign_in_at = excluded.last_sign_in_at`,
-			accountID, personID, a.ObjectID, strings.ToLower(name), id.SCIMUserID, string(groupsJSON), now, now); err != nil {
-			return fmt.Errorf("record sso identity: %w", err)
+			byAddress = true
 		}
 		p, err := s.Accounts.PersonByIDTx(ctx, tx, personID)
 		if err != nil {
 			return err
 		}
+		if !p.Verified() {
+			// An old link (made before addresses had to be proved) to a
+			// person who never proved theirs is not used either.
+			return unverifiedRefusal(p, byAddress)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sso_identities (account_id, person_id, object_id, name_norm, scim_user_id, groups_json, created_at, last_sign_in_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, person_id) DO UPDATE SET
+			object_id = CASE WHEN excluded.object_id <> '' THEN excluded.object_id ELSE sso_identities.object_id END,
+			name_norm = excluded.name_norm, scim_user_id = excluded.scim_user_id,
+			groups_json = excluded.groups_json, last_sign_in_at = excluded.last_sign_in_at`,
+			accountID, personID, stable, key, id.SCIMUserID, string(groupsJSON), now, now); err != nil {
+			return fmt.Errorf("record sso identity: %w", err)
+		}
 		id.Person = p
-		actor.ID, actor.Label = p.ID, p.Email
+		actor.ID, actor.Label = p.ID, p.EmailNorm
 		return s.syncMembership(ctx, tx, accountID, p, id.IsAdmin, in.BackupPersonID, actor)
 	})
 	if err != nil {
@@ -152,32 +194,139 @@ func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Asserti
 	return id, nil
 }
 
-func findIdentity(ctx context.Context, tx *store.Tx, accountID, objectID, nameNorm string) (string, error) {
+// Refusal reasons of identity linking (see resolve).
+const (
+	ReasonAddressInvalid    = "address_invalid"
+	ReasonDomainNotVerified = "domain_not_verified"
+	ReasonSpellingMismatch  = "address_spelling_mismatch"
+	ReasonPersonUnverified  = "person_unverified"
+	ReasonIdentityConflict  = "identity_conflict"
+)
+
+func addressReason(err error) string {
+	var ae *account.AddressError
+	if errors.As(err, &ae) {
+		return ae.Reason
+	}
+	return "invalid"
+}
+
+func unverifiedRefusal(p *account.Person, byAddress bool) *Error {
+	how := "an earlier link"
+	if byAddress {
+		how = "the address"
+	}
+	return &Error{Code: ReasonPersonUnverified,
+		Message: "Gatehouse has an account with your address whose owner never confirmed the address, so single sign-on cannot use it. " +
+			"Choose a password with “Forgot your password?” on the Gatehouse sign-in page (that proves the address is yours), then sign in with SSO again. Your IT admin sees this under the reference below.",
+		Detail: fmt.Sprintf("the person %s matched through %s has a password and never verified the address; not linked (a stranger may have signed up with it; the owner resets the password to prove it)", p.EmailNorm, how)}
+}
+
+// findIdentity returns the person an earlier sign-in linked (steps 1 and 2
+// of resolve), or "" when there is none.
+func (s *Service) findIdentity(ctx context.Context, tx *store.Tx, accountID, stable, key, rawName string) (personID string, byName bool, err error) {
+	if stable != "" {
+		err := tx.QueryRow(ctx, `SELECT person_id FROM sso_identities WHERE account_id = ? AND object_id = ?`, accountID, stable).Scan(&personID)
+		if err == nil {
+			return personID, false, nil
+		} else if !errors.Is(store.NotFound(err), store.ErrNotFound) {
+			return "", false, fmt.Errorf("find sso identity: %w", err)
+		}
+	}
+	var objectID string
+	err = tx.QueryRow(ctx, `SELECT person_id, object_id FROM sso_identities WHERE account_id = ? AND name_norm = ?`, accountID, key).Scan(&personID, &objectID)
+	if errors.Is(store.NotFound(err), store.ErrNotFound) {
+		return "", false, nil
+	} else if err != nil {
+		return "", false, fmt.Errorf("find sso identity: %w", err)
+	}
+	if objectID != "" && stable != "" && objectID != stable {
+		return "", false, &Error{Code: ReasonIdentityConflict,
+			Message: "Your sign-in matches a Gatehouse user who belongs to another identity in your organization's identity provider. Your IT admin can see why under the reference below.",
+			Detail:  fmt.Sprintf("the login %q was linked to IdP object %q; this sign-in carries object %q (a reused or edited address?); not linked", rawName, objectID, stable)}
+	}
+	if strings.Contains(key, "@") {
+		p, err := s.Accounts.PersonByIDTx(ctx, tx, personID)
+		if err != nil {
+			return "", false, err
+		}
+		if !account.SameAddressSpelling(rawName, p.Email) {
+			return "", false, spellingRefusal(rawName, p)
+		}
+	}
+	return personID, true, nil
+}
+
+func spellingRefusal(raw string, p *account.Person) *Error {
+	return &Error{Code: ReasonSpellingMismatch,
+		Message: "The address your identity provider sent is written differently from the Gatehouse account with the same address, so Gatehouse does not link them. Your IT admin can see why under the reference below.",
+		Detail: fmt.Sprintf("the IdP sent %q; the existing person is %q (the same canonical address %s, spelled differently beyond ASCII case, e.g. another form of the domain); not linked — make the IdP send the address as the person has it",
+			raw, p.Email, p.EmailNorm)}
+}
+
+// linkByAddress is step 3 of resolve: the person with the canonical address,
+// or a new one.
+func (s *Service) linkByAddress(ctx context.Context, tx *store.Tx, accountID, stable, rawEmail, email, displayName string, actor audit.Actor) (string, error) {
+	_, domain, _ := strings.Cut(email, "@")
+	owner, _, err := s.Directory.AccountForDomain(ctx, domain)
+	if errors.Is(err, store.ErrNotFound) || err == nil && owner != accountID {
+		return "", &Error{Code: ReasonDomainNotVerified,
+			Message: "Your identity provider sent an address at a domain your organization has not verified in Gatehouse, so Gatehouse cannot accept it. Ask your IT admin.",
+			Detail:  fmt.Sprintf("the address %q is at %s, which is not a verified domain of this account; an IdP speaks only for its own verified domains", rawEmail, domain)}
+	} else if err != nil {
+		return "", err
+	}
+	var p *account.Person
+	var hash bool
+	row := tx.QueryRow(ctx, `SELECT id FROM people WHERE email_norm = ?`, email)
 	var personID string
-	if objectID != "" {
-		err := tx.QueryRow(ctx, `SELECT person_id FROM sso_identities WHERE account_id = ? AND object_id = ?`, accountID, objectID).Scan(&personID)
-		if err == nil {
-			return personID, nil
-		} else if !errors.Is(store.NotFound(err), store.ErrNotFound) {
+	switch err := row.Scan(&personID); {
+	case errors.Is(store.NotFound(err), store.ErrNotFound):
+		created, err := s.Accounts.CreateSSOPersonTx(ctx, tx, rawEmail, displayName, actor)
+		if err != nil {
+			return "", err
+		}
+		return created.ID, nil
+	case err != nil:
+		return "", fmt.Errorf("find person: %w", err)
+	}
+	if p, err = s.Accounts.PersonByIDTx(ctx, tx, personID); err != nil {
+		return "", err
+	}
+	hash = p.HasPassword
+	if !account.SameAddressSpelling(rawEmail, p.Email) {
+		return "", spellingRefusal(rawEmail, p)
+	}
+	if !p.Verified() {
+		return "", unverifiedRefusal(p, true)
+	}
+	var objectID string
+	err = tx.QueryRow(ctx, `SELECT object_id FROM sso_identities WHERE account_id = ? AND person_id = ?`, accountID, p.ID).Scan(&objectID)
+	first := errors.Is(store.NotFound(err), store.ErrNotFound)
+	if err != nil && !first {
+		return "", fmt.Errorf("find sso identity: %w", err)
+	}
+	if !first && objectID != "" && stable != "" && objectID != stable {
+		return "", &Error{Code: ReasonIdentityConflict,
+			Message: "Your sign-in matches a Gatehouse user who belongs to another identity in your organization's identity provider. Your IT admin can see why under the reference below.",
+			Detail:  fmt.Sprintf("the person %s is linked to IdP object %q; this sign-in carries object %q; not linked", p.EmailNorm, objectID, stable)}
+	}
+	if first && hash {
+		// A person who signed up with a password (and proved the address)
+		// meets their organization's IdP for the first time: from now on
+		// the IdP vouches for them, so every session that came from
+		// elsewhere ends.
+		n, err := s.Accounts.EndOtherSessions(ctx, tx, p.ID, "")
+		if err != nil {
+			return "", err
+		}
+		if err := audit.Record(ctx, tx, actor, audit.Entry{AccountID: accountID, Action: "person.linked_to_sso",
+			TargetType: "person", TargetID: p.ID, TargetLabel: p.EmailNorm,
+			After: map[string]any{"object_id": stable, "other_sessions_ended": n}}); err != nil {
 			return "", err
 		}
 	}
-	if nameNorm != "" {
-		err := tx.QueryRow(ctx, `SELECT person_id FROM sso_identities WHERE account_id = ? AND name_norm = ?`, accountID, nameNorm).Scan(&personID)
-		if err == nil {
-			return personID, nil
-		} else if !errors.Is(store.NotFound(err), store.ErrNotFound) {
-			return "", err
-		}
-		if norm, err := account.NormalizeEmail(nameNorm); err == nil {
-			err := tx.QueryRow(ctx, `SELECT id FROM people WHERE email_norm = ?`, norm).Scan(&personID)
-			if err == nil {
-				return personID, nil
-			}
-			return "", store.NotFound(err)
-		}
-	}
-	return "", store.ErrNotFound
+	return p.ID, nil
 }
 
 // syncMembership makes the person an active member and keeps the admin role
@@ -246,6 +395,7 @@ func (s *Service) refuse(ctx context.Context, accountID, purpose, ip, subject st
 	if accountID != "" {
 		acct = accountID
 	}
+	subject = printableSubject(subject)
 	if _, err := s.DB.Exec(ctx, `INSERT INTO sso_failures (id, account_id, reference, at, purpose, code, detail, subject, source_ip)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ids.New(), acct, e.Reference, store.At(s.now()), purpose, e.Code, e.Detail, subject, ip); err != nil {
 		s.Log.Error("record sso failure", "err", err)
@@ -253,6 +403,25 @@ func (s *Service) refuse(ctx context.Context, accountID, purpose, ip, subject st
 	s.Log.Warn("sso refused", "account_id", accountID, "purpose", purpose, "code", e.Code, "detail", e.Detail,
 		"reference", e.Reference, "subject", subject, "ip", ip)
 	return e
+}
+
+// printableSubject keeps a refused subject readable and storable: invalid
+// UTF-8 and control characters (PostgreSQL refuses NUL in text) are shown
+// as escapes, and it is cut at 300 bytes.
+func printableSubject(v string) string {
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(v, "\ufffd") {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	if len(out) > 300 {
+		out = strings.ToValidUTF8(out[:300], "") + "…"
+	}
+	return out
 }
 
 // refusalMessage is what a person reads for a validator refusal: what went
@@ -269,6 +438,10 @@ func refusalMessage(code string) string {
 		return "Your identity provider did not confirm the sign-in. You may not be assigned to the Gatehouse application there; ask your IT admin."
 	case saml.CodeReplay:
 		return "This sign-in answer was already used. Start again from the Gatehouse sign-in page."
+	case saml.CodeStatusContradictory:
+		return "Your identity provider's answer contradicts itself (it says both success and failure), so Gatehouse does not accept it. Try again; if it keeps happening, tell your IT admin."
+	case saml.CodeTooManyElements:
+		return "Your identity provider sent more information about you (usually groups) than Gatehouse can verify. Your IT admin can filter the groups the IdP sends; the reference below shows them what to do."
 	default:
 		return "Your organization's single sign-on answer could not be accepted. Your IT admin can see the exact reason under the reference below."
 	}

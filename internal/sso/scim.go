@@ -25,7 +25,7 @@ func (a SCIMAdapter) FindUserForSAML(ctx context.Context, accountID, objectID, n
 	if err != nil {
 		return nil, err
 	}
-	out := &SCIMUser{ID: u.ID, UserName: u.UserName, Active: u.Active}
+	out := &SCIMUser{ID: u.ID, UserName: u.UserName, ExternalID: u.ExternalID, Active: u.Active}
 	for _, g := range groups {
 		if g.ExternalID != "" {
 			out.GroupKeys = append(out.GroupKeys, g.ExternalID)
@@ -82,8 +82,12 @@ func (e *Effects) UserDeactivated(ctx context.Context, tx *store.Tx, accountID s
 // UserChanged implements scim.Hooks: records the link between the SCIM user
 // and a person who signed in before the user was provisioned.
 func (e *Effects) UserChanged(ctx context.Context, tx *store.Tx, accountID string, u scim.User) error {
-	_, err := tx.Exec(ctx, `UPDATE sso_identities SET scim_user_id = ? WHERE account_id = ? AND scim_user_id = ''
-		AND ((object_id <> '' AND object_id = ?) OR name_norm = ?)`, u.ID, accountID, u.ExternalID, strings.ToLower(u.UserName))
+	key, err := account.IdentityKey(u.UserName)
+	if err != nil {
+		key = " " // SCIM refuses such userNames; matches no identity
+	}
+	_, err = tx.Exec(ctx, `UPDATE sso_identities SET scim_user_id = ? WHERE account_id = ? AND scim_user_id = ''
+		AND ((object_id <> '' AND object_id = ?) OR name_norm = ?)`, u.ID, accountID, u.ExternalID, key)
 	if err != nil {
 		return fmt.Errorf("link SCIM user: %w", err)
 	}
@@ -159,9 +163,15 @@ func dropAdmin(ctx context.Context, tx *store.Tx, accountID, personID string) er
 // linkedPeople finds the people of an account linked to a SCIM user: by the
 // recorded SCIM id, the IdP object id, or the login name.
 func linkedPeople(ctx context.Context, tx *store.Tx, accountID, scimUserID, externalID, userName string) ([]string, error) {
+	key := ""
+	if userName != "" {
+		if k, err := account.IdentityKey(userName); err == nil {
+			key = k
+		}
+	}
 	rows, err := tx.Query(ctx, `SELECT person_id FROM sso_identities WHERE account_id = ?
 		AND (scim_user_id = ? OR (? <> '' AND object_id = ?) OR (? <> '' AND name_norm = ?))`,
-		accountID, scimUserID, externalID, externalID, userName, strings.ToLower(userName))
+		accountID, scimUserID, externalID, externalID, key, key)
 	if err != nil {
 		return nil, fmt.Errorf("linked people: %w", err)
 	}

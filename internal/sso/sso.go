@@ -80,9 +80,10 @@ type Directory interface {
 
 // SCIMUser is the SCIM side of a person, when SCIM is in use.
 type SCIMUser struct {
-	ID       string
-	UserName string
-	Active   bool
+	ID         string
+	UserName   string
+	ExternalID string
+	Active     bool
 	// GroupKeys are the externalId and displayName of every group the user
 	// is a member of (a mapped UUID matches either).
 	GroupKeys []string
@@ -162,7 +163,7 @@ func (s *Service) Begin(ctx context.Context, email, purpose, attemptRef, binding
 }
 
 func emailDomain(email string) string {
-	norm, err := account.NormalizeEmail(email)
+	norm, err := account.FormEmail(email)
 	if err != nil {
 		return ""
 	}

@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
+	"sort"
+	"sync"
 
 	"github.com/pressly/goose/v3"
 )
@@ -63,7 +66,13 @@ func (db *DB) provider() (*goose.Provider, error) {
 // out-of-order migrations are allowed and applied.
 func (db *DB) providerFor(sub fs.FS) (*goose.Provider, error) {
 	dialect := goose.DialectSQLite3
-	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
+	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true), goose.WithDisableGlobalRegistry(true)}
+	for _, m := range registeredDataMigrations() {
+		up := m.Up
+		d := db.dialect
+		opts = append(opts, goose.WithGoMigrations(goose.NewGoMigration(m.Version,
+			&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error { return up(ctx, &Tx{tx: tx, dialect: d}) }}, nil)))
+	}
 	if db.dialect == Postgres {
 		dialect = goose.DialectPostgres
 		locker, err := newPostgresLocker()
@@ -77,4 +86,54 @@ func (db *DB) providerFor(sub fs.FS) (*goose.Provider, error) {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
 	return p, nil
+}
+
+// DataMigration is a migration written in Go, for data changes SQL cannot
+// express portably (re-deriving canonical addresses with the one Go
+// function that defines them). Feature packages register theirs from an
+// init function, with a version in their own range that no SQL file uses;
+// it runs once, in a transaction, in version order with the SQL files.
+type DataMigration struct {
+	Version int64
+	Up      func(ctx context.Context, tx *Tx) error
+}
+
+var (
+	dataMu         sync.Mutex
+	dataMigrations = map[int64]DataMigration{}
+)
+
+// RegisterDataMigration adds m to every later Migrate. Registering the same
+// version twice panics (it is a programming error).
+func RegisterDataMigration(m DataMigration) {
+	dataMu.Lock()
+	defer dataMu.Unlock()
+	if _, dup := dataMigrations[m.Version]; dup {
+		panic(fmt.Sprintf("store: data migration %d registered twice", m.Version))
+	}
+	dataMigrations[m.Version] = m
+}
+
+func registeredDataMigrations() []DataMigration {
+	dataMu.Lock()
+	defer dataMu.Unlock()
+	out := make([]DataMigration, 0, len(dataMigrations))
+	for _, m := range dataMigrations {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out
+}
+
+// MigrateTo brings the schema up to version and no further (tests use it to
+// build a database as an older release left it).
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	p, err := db.provider()
+	if err != nil {
+		return err
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("migrate to %d: %w", version, err)
+	}
+	return nil
 }

@@ -35,6 +35,14 @@ type IdPUser struct {
 	ObjectID string   `json:"objectID"` // "objectidentifier" claim; the NameID in persistent format
 	Groups   []string `json:"groups"`   // "groups" claim, one value each
 	Password string   `json:"password"` // what the sign-in form must receive; empty: any non-empty password
+	// Login, when set, is what the sign-in form's email field must be
+	// exactly (for users whose Email is not something a person types).
+	Login string `json:"login,omitempty"`
+	// NameID, when set, is sent as the Subject's NameID whatever the
+	// format (an IdP whose NameID source attribute a user can edit).
+	NameID string `json:"nameID,omitempty"`
+	// OmitName leaves the "name" claim out, so the NameID identifies.
+	OmitName bool `json:"omitName,omitempty"`
 }
 
 // SAMLIdPOptions configures a SAMLIdPServer. SetOptions changes them later.
@@ -303,11 +311,17 @@ func (p *SAMLIdPServer) SetUsers(t testing.TB, users []IdPUser) {
 	p.update(t, func(o *SAMLIdPOptions) { o.Users = slices.Clone(users) })
 }
 
-// AddUser adds a person, or replaces the one with the same email.
+// AddUser adds a person, or replaces the one with the same login (or, for
+// users without one, the same email).
 func (p *SAMLIdPServer) AddUser(t testing.TB, u IdPUser) {
 	t.Helper()
 	p.update(t, func(o *SAMLIdPOptions) {
-		o.Users = slices.DeleteFunc(slices.Clone(o.Users), func(x IdPUser) bool { return strings.EqualFold(x.Email, u.Email) })
+		o.Users = slices.DeleteFunc(slices.Clone(o.Users), func(x IdPUser) bool {
+			if u.Login != "" || x.Login != "" {
+				return x.Login == u.Login // users with a login are told apart by it
+			}
+			return strings.EqualFold(x.Email, u.Email)
+		})
 		o.Users = append(o.Users, u)
 	})
 }

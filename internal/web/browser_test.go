@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/testenv"
 )
@@ -19,18 +20,18 @@ import (
 // export has those rows.
 func TestBrowserMemberJourney(t *testing.T) {
 	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
-		node := apptest.Start(t, dbURL)
+		sink := testenv.SMTP(t)
+		node := apptest.Start(t, dbURL, apptest.Options{Configure: func(c *app.Config) {
+			c.SMTPURL, c.MailInterval, c.MailFrom = sink.URL, 200*time.Millisecond, "Gatehouse <no-reply@gatehouse.test>"
+		}})
 		admin := testenv.Browser(t)
-		ctx, cancel := context.WithTimeout(admin, 90*time.Second)
+		ctx, cancel := context.WithTimeout(admin, 2*time.Minute)
 		defer cancel()
 
+		// Sign up: nothing exists until the address is confirmed with the
+		// link from the email the SMTP peer received.
+		signUpInBrowser(t, ctx, node.URL, sink, "Ada Admin", "ada@acme.example")
 		run(t, ctx,
-			chromedp.Navigate(node.URL+"/signup"),
-			chromedp.SendKeys(chromedp.CSS("#f-display_name"), "Ada Admin"),
-			chromedp.SendKeys(chromedp.CSS("#f-email"), "ada@acme.example"),
-			chromedp.SendKeys(chromedp.CSS("#f-password"), pw),
-			chromedp.SendKeys(chromedp.CSS("#f-password_confirm"), pw),
-			chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 			chromedp.WaitVisible(chromedp.CSS(`a[href="/accounts/new"]`)),
 			chromedp.Click(chromedp.CSS(`a[href="/accounts/new"]`)),
 			chromedp.WaitVisible(chromedp.CSS("#f-name")),
@@ -57,7 +58,7 @@ func TestBrowserMemberJourney(t *testing.T) {
 		// The member opens the link in their own browser, creates an account
 		// and accepts.
 		member := testenv.Browser(t)
-		mctx, mcancel := context.WithTimeout(member, 90*time.Second)
+		mctx, mcancel := context.WithTimeout(member, 2*time.Minute)
 		defer mcancel()
 		run(t, mctx,
 			chromedp.Navigate(link),
@@ -67,6 +68,11 @@ func TestBrowserMemberJourney(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#f-password"), pw),
 			chromedp.SendKeys(chromedp.CSS("#f-password_confirm"), pw),
 			chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+			chromedp.WaitVisible(`//h1[contains(., "Check your email")]`),
+		)
+		// Confirming the address leads back to the invitation.
+		confirmByMail(t, mctx, sink, "max@acme.example")
+		run(t, mctx,
 			chromedp.WaitVisible(`//button[contains(., "Accept and join")]`),
 			chromedp.Click(`//button[contains(., "Accept and join")]`),
 			chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "You joined")]`),

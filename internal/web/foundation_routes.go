@@ -22,6 +22,12 @@ func (s *Server) foundationRoutes() []Route {
 		{Method: "POST", Path: "/password/forgot", Access: Public, Handler: h(s.forgot)},
 		{Method: "GET", Path: "/password/reset/{token}", Access: Public, Handler: h(s.resetForm)},
 		{Method: "POST", Path: "/password/reset/{token}", Access: Public, Handler: h(s.reset)},
+		{Method: "GET", Path: "/verify/sent", Access: Public, Handler: h(s.verifySent)},
+		{Method: "POST", Path: "/verify/resend", Access: Public, Handler: h(s.verifyResend)},
+		{Method: "GET", Path: "/verify/{token}", Access: Public, Handler: h(s.verifyForm)},
+		{Method: "POST", Path: "/verify/{token}", Access: Public, Handler: h(s.verify)},
+		{Method: "GET", Path: "/me", Access: Person, Handler: h(s.me)},
+		{Method: "POST", Path: "/me/email", Access: Person, Handler: h(s.meEmail)},
 		{Method: "GET", Path: "/setup/{token}", Access: Public, Handler: h(s.setupForm)},
 		{Method: "POST", Path: "/setup/{token}", Access: Public, Handler: h(s.setup)},
 

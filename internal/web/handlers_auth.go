@@ -85,6 +85,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.Accounts.Authenticate(r.Context(), email, password, ClientIP(r))
 	var limited *account.RateLimitedError
+	var unverified *account.UnverifiedError
 	switch {
 	case errors.As(err, &limited):
 		w.Header().Set("Retry-After", fmt.Sprint(int(limited.RetryAfter.Seconds())))
@@ -95,6 +96,15 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, account.ErrInvalidCredentials):
 		s.render(w, r, http.StatusUnauthorized, "signin", &Page{Title: "Sign in", Form: form,
 			Errors: map[string]string{"form": "The email or password is not correct."}})
+		return
+	case errors.As(err, &unverified):
+		// The right password, but the address was never proved: no
+		// session until the owner of the mailbox confirms it.
+		if err := s.Accounts.SendConfirmation(r.Context(), unverified.Person, s.verifyBinding(w, r), ClientIP(r)); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		s.renderCheckEmail(w, r, unverified.Person.Email, "confirm")
 		return
 	case err != nil:
 		s.serverError(w, r, err)
@@ -147,15 +157,23 @@ func (s *Server) signUpForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
+	form := url.Values{"email": {r.PostFormValue("email")}, "display_name": {r.PostFormValue("display_name")}, "next": {safeNext(r.PostFormValue("next"))}}
 	in := account.SignUpInput{Email: r.PostFormValue("email"), Password: r.PostFormValue("password"),
-		DisplayName: r.PostFormValue("display_name")}
-	form := url.Values{"email": {in.Email}, "display_name": {in.DisplayName}, "next": {safeNext(r.PostFormValue("next"))}}
+		DisplayName: r.PostFormValue("display_name"), Next: form.Get("next")}
 	if in.Password != r.PostFormValue("password_confirm") {
 		s.render(w, r, http.StatusUnprocessableEntity, "signup", &Page{Title: "Create your account", Form: form,
 			Errors: map[string]string{"password_confirm": "The two passwords are not the same."}})
 		return
 	}
-	p, err := s.Accounts.SignUp(r.Context(), in, ClientIP(r))
+	in.Binding = s.verifyBinding(w, r)
+	err := s.Accounts.SignUp(r.Context(), in, ClientIP(r))
+	var limited *account.RateLimitedError
+	if errors.As(err, &limited) {
+		w.Header().Set("Retry-After", fmt.Sprint(int(limited.RetryAfter.Seconds())))
+		s.render(w, r, http.StatusTooManyRequests, "signup", &Page{Title: "Create your account", Form: form,
+			Errors: map[string]string{"form": "Too many sign-up attempts. Wait " + strings.TrimPrefix(limited.Error(), "too many failed attempts; try again in ") + " and try again."}})
+		return
+	}
 	if errs, ok := formErrors(err); ok {
 		s.render(w, r, http.StatusUnprocessableEntity, "signup", &Page{Title: "Create your account", Form: form, Errors: errs})
 		return
@@ -163,15 +181,9 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.startSession(w, r, account.NewSession{PersonID: p.ID, Method: account.MethodPassword}); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	next := form.Get("next")
-	if next == "" {
-		next = "/personal"
-	}
-	s.redirectFlash(w, r, next, "success", "Welcome to Gatehouse. Your account is ready.")
+	// The same answer whether or not the address has an account: the
+	// email says which.
+	http.Redirect(w, r, "/verify/sent?email="+url.QueryEscape(strings.TrimSpace(in.Email)), http.StatusSeeOther)
 }
 
 func (s *Server) forgotForm(w http.ResponseWriter, r *http.Request) {

@@ -120,8 +120,12 @@ func (s *Server) inviteShow(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	var matches bool
+	if sess := SessionFrom(r); sess != nil {
+		matches = account.InviteAddressMatches(&sess.Person, inv)
+	}
 	s.render(w, r, http.StatusOK, "invite", &Page{Title: "Join " + inv.AccountName, Data: map[string]any{
-		"Invite": inv, "Next": r.URL.Path}})
+		"Invite": inv, "Next": r.URL.Path, "Matches": matches}})
 }
 
 func (s *Server) inviteAccept(w http.ResponseWriter, r *http.Request) {

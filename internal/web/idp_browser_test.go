@@ -80,7 +80,11 @@ func TestBrowserIdPConfigurator(t *testing.T) {
 
 func idpWalkConfigurator(t *testing.T, dbURL string, c idpCase, shots bool) {
 	dns := testenv.DNS(t)
-	node := apptest.Start(t, dbURL, apptest.Options{Configure: func(cfg *app.Config) { cfg.DNSServer = dns.Addr }})
+	sink := testenv.SMTP(t)
+	node := apptest.Start(t, dbURL, apptest.Options{Configure: func(cfg *app.Config) {
+		cfg.DNSServer = dns.Addr
+		cfg.SMTPURL, cfg.MailInterval, cfg.MailFrom = sink.URL, 200*time.Millisecond, "Gatehouse <no-reply@gatehouse.test>"
+	}})
 	bctx := testenv.Browser(t)
 	ctx, cancel := context.WithTimeout(bctx, 4*time.Minute)
 	defer cancel()
@@ -88,13 +92,8 @@ func idpWalkConfigurator(t *testing.T, dbURL string, c idpCase, shots bool) {
 	adaEmail, maxEmail, bobEmail := "ada@"+c.domain, "max@"+c.domain, "bob@"+c.domain
 
 	// Ada signs up and creates the business account.
+	signUpInBrowser(t, ctx, node.URL, sink, "Ada Admin", adaEmail)
 	run(t, ctx,
-		chromedp.Navigate(node.URL+"/signup"),
-		chromedp.SendKeys(chromedp.CSS("#f-display_name"), "Ada Admin"),
-		chromedp.SendKeys(chromedp.CSS("#f-email"), adaEmail),
-		chromedp.SendKeys(chromedp.CSS("#f-password"), pw),
-		chromedp.SendKeys(chromedp.CSS("#f-password_confirm"), pw),
-		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/accounts/new"]`)),
 		chromedp.Navigate(node.URL+"/accounts/new"),
 		chromedp.WaitVisible(chromedp.CSS("#f-name")),

@@ -274,11 +274,11 @@ function attributeStatement(user) {
     parts.push(attribute(ENTRA.identityprovider, [`https://sts.windows.net/${tenantID}/`], e));
     parts.push(attribute(ENTRA.authnmethodsreferences, ['http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password'], e));
     parts.push(attribute(ENTRA.emailaddress, [user.email], e));
-    parts.push(attribute(ENTRA.name, [user.email], e));
+    if (!user.omitName) parts.push(attribute(ENTRA.name, [user.email], e));
     groups();
   } else {
     if (user.objectID) parts.push(attribute('objectidentifier', [user.objectID], e));
-    parts.push(attribute('name', [user.email], e));
+    if (!user.omitName) parts.push(attribute('name', [user.email], e));
     if (user.name) parts.push(attribute('displayname', [user.name], e));
     groups();
   }
@@ -286,6 +286,7 @@ function attributeStatement(user) {
 }
 
 function nameIDFor(user) {
+  if (user.nameID) return user.nameID;
   switch (state.nameIDFormat) {
     case NAMEID_PERSISTENT: return user.objectID || user.email;
     case NAMEID_TRANSIENT: return '_' + crypto.randomBytes(16).toString('hex');
@@ -372,7 +373,8 @@ async function handleLogin(req, res) {
   }
   const email = (form.get('email') || '').trim();
   const password = form.get('password') || '';
-  const user = state.users.find((u) => u.email.toLowerCase() === email.toLowerCase());
+  const user = state.users.find((u) => u.login && u.login === email) ||
+    state.users.find((u) => !u.login && u.email.toLowerCase() === email.toLowerCase());
   if (!user || (user.password !== '' && user.password !== password) || (user.password === '' && password === '')) {
     log('sign-in refused for', JSON.stringify(email));
     return signInPage(res, 401, rid, p, email, 'Wrong email or password.');
@@ -419,6 +421,9 @@ function configure(body) {
     objectID: String(u.objectID || ''),
     groups: (u.groups || []).map(String),
     password: String(u.password || ''),
+    login: String(u.login || ''),
+    nameID: String(u.nameID || ''),
+    omitName: !!u.omitName,
   }));
   const want = !!c.wantAuthnRequestsSigned;
   if (want !== state.wantAuthnRequestsSigned) {
