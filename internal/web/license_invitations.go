@@ -372,9 +372,9 @@ func (h *licenseHandlers) invitationsCSV(w http.ResponseWriter, r *http.Request)
 
 // invitationsBack is where an action on the Invitations list returns to.
 func (h *licenseHandlers) invitationsBack(r *http.Request) string {
-	back := r.PostFormValue("back")
 	prefix := "/accounts/" + AccessFrom(r).AccountID + "/licenses/"
-	if safeNext(back) == "" || !strings.HasPrefix(back, prefix) {
+	back := RedirectTarget(r.PostFormValue("back"), "")
+	if !strings.HasPrefix(back, prefix) {
 		return "/accounts/" + AccessFrom(r).AccountID + "/licenses"
 	}
 	return back
