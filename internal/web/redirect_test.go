@@ -59,13 +59,13 @@ var redirectBypasses = []string{
 	"http:/\\evil.example",
 	"javascript:alert(1)",
 	"//evil.example@gatehouse.test/",
-	"/\u2215\u2215evil.example/",                 // division slash
-	"/\u2044\u2044evil.example/",                 // fraction slash
-	"/\uff0f\uff0fevil.example/",                 // fullwidth solidus
-	"/\uff3cevil.example/",                       // fullwidth reverse solidus
-	"/\ufe68evil.example/",                       // small reverse solidus
-	"/%EF%BC%8F%EF%BC%8Fevil.example/",           // fullwidth solidus, encoded
-	"/%E2%88%95%E2%88%95evil.example/",           // division slash, encoded
+	"/\u2215\u2215evil.example/",                  // division slash
+	"/\u2044\u2044evil.example/",                  // fraction slash
+	"/\uff0f\uff0fevil.example/",                  // fullwidth solidus
+	"/\uff3cevil.example/",                        // fullwidth reverse solidus
+	"/\ufe68evil.example/",                        // small reverse solidus
+	"/%EF%BC%8F%EF%BC%8Fevil.example/",            // fullwidth solidus, encoded
+	"/%E2%88%95%E2%88%95evil.example/",            // division slash, encoded
 	"/%25EF%25BC%258F%25EF%25BC%258Fevil.example", // double-encoded
 }
 
@@ -147,7 +147,7 @@ func TestOpenRedirectBypasses(t *testing.T) {
 		sub := registerKey(t, admin, acct, issue(t, node, license.EditionBusiness, license.ModelPerDevice, 3, false), "")
 		subPath := "/accounts/" + acct + "/licenses/" + sub
 		key := ""
-		admin.Get(subPath+"/invite").Doc.Find("#f-key option").Each(func(_ int, s *goquerySelection) {
+		admin.Get(subPath + "/invite").Doc.Find("#f-key option").Each(func(_ int, s *goquerySelection) {
 			if v := s.AttrOr("value", ""); v != "" && key == "" {
 				key = v
 			}
@@ -181,17 +181,17 @@ func TestOpenRedirectBypasses(t *testing.T) {
 		var signups int
 		routes := []route{
 			{"GET /workspace?go=", func(target string) string {
-				return admin.Get("/workspace?go=" + url.QueryEscape(target)).Expect(t, http.StatusSeeOther).Location
+				return admin.Get("/workspace?go="+url.QueryEscape(target)).Expect(t, http.StatusSeeOther).Location
 			}},
 			{"GET /signin?next= (the form's next)", func(target string) string {
-				return hidden(apptest.NewClient(t, node.URL).Get("/signin?next=" + url.QueryEscape(target)).Expect(t, http.StatusOK))
+				return hidden(apptest.NewClient(t, node.URL).Get("/signin?next="+url.QueryEscape(target)).Expect(t, http.StatusOK))
 			}},
 			{"POST /signin next=", func(target string) string {
 				return person.Post("/signin", url.Values{"email": {"walker@corp.example"}, "password": {pw}, "next": {target}}).
 					Expect(t, http.StatusSeeOther).Location
 			}},
 			{"GET /signup?next= (the form's next)", func(target string) string {
-				return hidden(apptest.NewClient(t, node.URL).Get("/signup?next=" + url.QueryEscape(target)).Expect(t, http.StatusOK))
+				return hidden(apptest.NewClient(t, node.URL).Get("/signup?next="+url.QueryEscape(target)).Expect(t, http.StatusOK))
 			}},
 			{"POST /signup next=", func(target string) string {
 				signups++
