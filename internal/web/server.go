@@ -162,6 +162,10 @@ func (s *Server) guard(rt Route) http.Handler {
 				"This form was open too long or came from another site. Go back, reload the page and try again.")
 			return
 		}
+		if tp := badText(r); tp != nil {
+			s.refuseText(w, r, tp)
+			return
+		}
 		switch rt.Access {
 		case Person, Member, Operator:
 			if sess == nil {
