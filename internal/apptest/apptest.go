@@ -88,6 +88,9 @@ type Client struct {
 	T    testing.TB
 	Base string
 	HTTP *http.Client
+	// Header is added to every request (e.g. X-Forwarded-For, to come from
+	// another source address to a node started with TrustProxy).
+	Header http.Header
 }
 
 // NewClient returns a client for base.
@@ -115,6 +118,11 @@ func (r *Response) Has(sel string) bool { return r.Doc.Find(sel).Length() > 0 }
 
 func (c *Client) do(req *http.Request) *Response {
 	c.T.Helper()
+	for k, vs := range c.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		c.T.Fatalf("%s %s: %v", req.Method, req.URL, err)
