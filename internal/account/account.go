@@ -112,12 +112,12 @@ type Config struct {
 // DefaultConfig returns production defaults.
 func DefaultConfig() Config {
 	return Config{
-		SessionIdle:    12 * time.Hour,
-		SessionMax:     7 * 24 * time.Hour,
+		SessionIdle:      12 * time.Hour,
+		SessionMax:       7 * 24 * time.Hour,
 		SignInPerEmailIP: ratelimit.Backoff{Free: 5, Base: 2 * time.Second, Max: 15 * time.Minute, Forget: time.Hour},
 		SignInPerIP:      ratelimit.Backoff{Free: 20, Base: time.Second, Max: time.Minute, Forget: 15 * time.Minute},
-		InviteTTL:      7 * 24 * time.Hour,
-		ResetTTL:       time.Hour,
+		InviteTTL:        7 * 24 * time.Hour,
+		ResetTTL:         time.Hour,
 	}
 }
 
