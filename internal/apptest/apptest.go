@@ -32,6 +32,9 @@ type Node struct {
 type Options struct {
 	// Configure edits the config before the app is built.
 	Configure func(*app.Config)
+	// Logs, when set, also receives the node's log lines (text format), for
+	// tests that assert what is (not) logged.
+	Logs io.Writer
 }
 
 // Start boots a node on a free loopback port against databaseURL and stops it
@@ -54,7 +57,13 @@ func Start(t testing.TB, databaseURL string, opts ...Options) *Node {
 	if os.Getenv("GATEHOUSE_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+	var out io.Writer = testWriter{t}
+	for _, o := range opts {
+		if o.Logs != nil {
+			out = io.MultiWriter(out, o.Logs)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
