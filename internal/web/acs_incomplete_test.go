@@ -72,7 +72,7 @@ func TestACSForUnfinishedIdPSetup(t *testing.T) {
 		if ref == "" {
 			t.Fatal("no reference on the refusal page")
 		}
-		failures := admin.Get("/accounts/" + acct + "/idp").Expect(t, http.StatusOK).Text("#sso-failures")
+		failures := admin.Get("/accounts/"+acct+"/idp").Expect(t, http.StatusOK).Text("#sso-failures")
 		apptest.MustContain(t, failures, ref)
 		if strings.Contains(logs.String(), "level=ERROR") {
 			t.Errorf("the refusal logged an ERROR:\n%s", logs.String())
