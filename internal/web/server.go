@@ -116,6 +116,12 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-ID", rid)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Referrer-Policy", "same-origin")
+		if s.secureCookies() {
+			// The public URL is https: browsers must never use plain http
+			// for this host again (no includeSubDomains: the operator's
+			// other hosts are not ours to decide).
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		r = withValue(r, keyRequestID, rid)
 		r = withValue(r, keyClientIP, s.clientIP(r))
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
@@ -145,6 +151,9 @@ func (s *Server) guard(rt Route) http.Handler {
 			inner.ServeHTTP(w, r)
 			return
 		}
+		// Portal answers are personal: no cache keeps them unless a handler
+		// says otherwise (static files do).
+		w.Header().Set("Cache-Control", "no-store")
 		r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxFormBytes)
 		r, sess, err := s.loadSession(w, r)
 		if err != nil {
