@@ -32,8 +32,9 @@ type Node struct {
 type Options struct {
 	// Configure edits the config before the app is built.
 	Configure func(*app.Config)
-	// Logs, when set, also receives the node's log lines (text format), for
-	// tests that assert what is (not) logged.
+	// Logs, when set, also receives every log line of the node (text
+	// format, debug level and up), for tests that assert what is (not)
+	// logged.
 	Logs io.Writer
 }
 
@@ -57,13 +58,13 @@ func Start(t testing.TB, databaseURL string, opts ...Options) *Node {
 	if os.Getenv("GATEHOUSE_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	var out io.Writer = testWriter{t}
+	handlers := []slog.Handler{slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})}
 	for _, o := range opts {
 		if o.Logs != nil {
-			out = io.MultiWriter(out, o.Logs)
+			handlers = append(handlers, slog.NewTextHandler(o.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
 	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewMultiHandler(handlers...))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {

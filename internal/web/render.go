@@ -302,7 +302,7 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	if ref == "" {
 		ref = ids.Secret(6)
 	}
-	s.Log.Error("server error", "request_id", ref, "method", r.Method, "path", r.URL.Path, "err", err)
+	s.Log.Error("server error", "request_id", ref, "method", r.Method, "path", logPath(r), "err", err)
 	t, ok := s.views.pages["error"]
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

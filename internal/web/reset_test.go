@@ -71,3 +71,30 @@ func TestResetLinksInvalidatedTogether(t *testing.T) {
 		c.SignIn("erin@example.com", "third-passphrase-9").Expect(t, http.StatusSeeOther)
 	})
 }
+
+// TestSecretLinksNotLogged: the access log names the route of a link that
+// carries a secret (reset, member invitation), never the link itself.
+func TestSecretLinksNotLogged(t *testing.T) {
+	logs := &logBuffer{}
+	node := apptest.Start(t, "sqlite://"+t.TempDir()+"/gh.db", apptest.Options{Logs: logs})
+	c := apptest.NewClient(t, node.URL)
+	c.SignUp("logan@example.com", pw, "Logan")
+	acct := c.CreateAccount("Log Corp")
+	c.Post("/accounts/"+acct+"/users/invite", url.Values{"email": {"ivan@example.com"}, "role": {"user"}}).Expect(t, http.StatusSeeOther)
+	invite := outboxLink(t, node.App.DB, "ivan@example.com", "/invites/")
+	c.Post("/signout", nil)
+	c.Post("/password/forgot", url.Values{"email": {"logan@example.com"}}).Expect(t, http.StatusSeeOther)
+	reset := resetLinks(t, node, "logan@example.com")[0]
+	c.Get(reset).Expect(t, http.StatusOK)
+	c.Get(invite).Expect(t, http.StatusOK)
+	c.Post(reset, url.Values{"password": {"x"}, "password_confirm": {"y"}}).Expect(t, http.StatusUnprocessableEntity)
+	out := logs.String()
+	for _, link := range []string{reset, invite} {
+		secret := link[strings.LastIndex(link, "/")+1:]
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds the secret of %s", link)
+		}
+	}
+	apptest.MustContain(t, out, `path=/password/reset/{token}`)
+	apptest.MustContain(t, out, `path=/invites/{token}`)
+}

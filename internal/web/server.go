@@ -130,12 +130,12 @@ func (s *Server) outer(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.Log.Error("panic", "request_id", rid, "method", r.Method, "path", r.URL.Path, "panic", p)
+				s.Log.Error("panic", "request_id", rid, "method", r.Method, "path", logPath(r), "panic", p)
 				if !rec.wroteHeader {
 					s.serverError(rec, r, fmt.Errorf("panic: %v", p))
 				}
 			}
-			s.Log.Info("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			s.Log.Info("request", "request_id", rid, "method", r.Method, "path", logPath(r), "status", rec.status,
 				"bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds(), "ip", ClientIP(r))
 		}()
 		next.ServeHTTP(rec, r)
@@ -396,4 +396,17 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		s.Metrics.Requests.WithLabelValues(route, r.Method, fmt.Sprint(rec.status)).Inc()
 		s.Metrics.Duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// logPath is the request path as logs may show it. A route whose path
+// carries a secret (a {token}: password reset, invitation and setup links)
+// is logged by its pattern, so reading the logs gives no one a usable link.
+func logPath(r *http.Request) string {
+	if strings.Contains(r.Pattern, "{token}") {
+		if _, p, ok := strings.Cut(r.Pattern, " "); ok {
+			return p
+		}
+		return r.Pattern
+	}
+	return r.URL.Path
 }
