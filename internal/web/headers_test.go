@@ -142,3 +142,25 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputEncoding: markup typed into names comes back as text on every
+// page that shows it (html/template escaping), never as elements.
+func TestOutputEncoding(t *testing.T) {
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		node := apptest.Start(t, dbURL)
+		const script, img = `"><script>alert(1)</script>`, `<img src=x onerror=alert(2)>`
+		c := apptest.NewClient(t, node.URL)
+		c.SignUp("markup@corp.example", pw, img)
+		acct := c.CreateAccount(script)
+		for _, p := range []string{"/personal", "/accounts/" + acct, "/accounts/" + acct + "/users", "/accounts/" + acct + "/audit", "/accounts/" + acct + "/profile"} {
+			r := c.Get(p).Expect(t, http.StatusOK)
+			if strings.Contains(r.Body, "<script>alert(1)") || strings.Contains(r.Body, "<img src=x") {
+				t.Errorf("%s: markup from a name is in the page unescaped", p)
+			}
+			if r.Doc.Find("img[onerror]").Length() > 0 || strings.Contains(r.Doc.Find("script").Text(), "alert(") {
+				t.Errorf("%s: a name became an element", p)
+			}
+		}
+		apptest.MustContain(t, c.Get("/personal").Text("main"), script) // shown, as text
+	})
+}
