@@ -111,9 +111,12 @@ type Config struct {
 	// SessionIdle ends a session not used for this long; SessionMax ends any session.
 	SessionIdle time.Duration
 	SessionMax  time.Duration
-	// Sign-in failures allowed per email and per source address in Window.
-	SignInPerEmail ratelimit.Limit
-	SignInPerIP    ratelimit.Limit
+	// Sign-in throttles: per address and source address together (a
+	// guesser at one account from one place), and per source address (a
+	// guesser trying many accounts). Both slow down; neither locks, and
+	// neither touches the owner signing in from somewhere else.
+	SignInPerEmailIP ratelimit.Backoff
+	SignInPerIP      ratelimit.Backoff
 	// InviteTTL is how long a member invitation link is valid.
 	InviteTTL time.Duration
 	// ResetTTL is how long a password reset link is valid.
@@ -129,15 +132,15 @@ type Config struct {
 // DefaultConfig returns production defaults.
 func DefaultConfig() Config {
 	return Config{
-		SessionIdle:    12 * time.Hour,
-		SessionMax:     7 * 24 * time.Hour,
-		SignInPerEmail: ratelimit.Limit{Max: 5, Window: 15 * time.Minute},
-		SignInPerIP:    ratelimit.Limit{Max: 30, Window: 15 * time.Minute},
-		InviteTTL:      7 * 24 * time.Hour,
-		ResetTTL:       time.Hour,
-		VerifyTTL:      24 * time.Hour,
-		SignUpPerEmail: ratelimit.Limit{Max: 5, Window: time.Hour},
-		SignUpPerIP:    ratelimit.Limit{Max: 30, Window: 15 * time.Minute},
+		SessionIdle:      12 * time.Hour,
+		SessionMax:       7 * 24 * time.Hour,
+		SignInPerEmailIP: ratelimit.Backoff{Free: 5, Base: 2 * time.Second, Max: 15 * time.Minute, Forget: time.Hour},
+		SignInPerIP:      ratelimit.Backoff{Free: 20, Base: time.Second, Max: time.Minute, Forget: 15 * time.Minute},
+		InviteTTL:        7 * 24 * time.Hour,
+		ResetTTL:         time.Hour,
+		VerifyTTL:        24 * time.Hour,
+		SignUpPerEmail:   ratelimit.Limit{Max: 5, Window: time.Hour},
+		SignUpPerIP:      ratelimit.Limit{Max: 30, Window: 15 * time.Minute},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/freetext"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -27,6 +28,11 @@ func (in *AccountInput) Validate() error {
 	in.ContactName = strings.TrimSpace(in.ContactName)
 	in.ContactEmail = strings.TrimSpace(in.ContactEmail)
 	in.ContactPhone = strings.TrimSpace(in.ContactPhone)
+	for _, f := range [][2]string{{"name", in.Name}, {"contact_name", in.ContactName}, {"contact_email", in.ContactEmail}, {"contact_phone", in.ContactPhone}} {
+		if p := freetext.Problem(f[1]); p != "" {
+			return fieldErr(f[0], "This text %s.", p)
+		}
+	}
 	switch {
 	case in.Name == "":
 		return fieldErr("name", "Enter the organization's name.")

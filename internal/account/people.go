@@ -91,9 +91,12 @@ func (s *Service) PersonByIDTx(ctx context.Context, q store.Querier, id string) 
 	return p, err
 }
 
-// Authenticate checks an email and password, rate limited per email and per
-// source address. Unknown emails, wrong passwords and disabled people all get
-// ErrInvalidCredentials after the same amount of work.
+// Authenticate checks an email and password. Failures slow down the pair
+// of this address and this source address, and the source address across
+// all addresses (ratelimit.Backoff); nothing locks an address, so someone
+// else's failures never stop the owner signing in from elsewhere. Unknown
+// emails, wrong passwords and disabled people all get ErrInvalidCredentials
+// after the same amount of work.
 func (s *Service) Authenticate(ctx context.Context, email, password, ip string) (*Person, error) {
 	now := s.now()
 	norm, normErr := FormEmail(email)
@@ -104,18 +107,18 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 			norm = norm[:300]
 		}
 	}
-	emailKey, ipKey := "signin:email:"+norm, "signin:ip:"+ip
-	for _, c := range []struct {
-		key string
-		lim ratelimit.Limit
-	}{{emailKey, s.Config.SignInPerEmail}, {ipKey, s.Config.SignInPerIP}} {
-		d, err := ratelimit.Peek(ctx, s.DB, c.key, c.lim, now)
-		if err != nil {
-			return nil, err
-		}
-		if !d.Allowed {
-			return nil, &RateLimitedError{RetryAfter: d.RetryAfter}
-		}
+	ipKey, pairKey := "signin:ip:"+ip, signInPairPrefix(norm)+ip
+	if d, err := ratelimit.Wait(ctx, s.DB, ipKey, s.Config.SignInPerIP, now); err != nil {
+		return nil, err
+	} else if !d.Allowed {
+		return nil, &RateLimitedError{RetryAfter: d.RetryAfter}
+	}
+	// The attempt is claimed (and counted) before the password is checked,
+	// so parallel guesses from one place wait their turn.
+	if d, err := ratelimit.Reserve(ctx, s.DB, pairKey, s.Config.SignInPerEmailIP, now); err != nil {
+		return nil, err
+	} else if !d.Allowed {
+		return nil, &RateLimitedError{RetryAfter: d.RetryAfter}
 	}
 	if len(password) > MaxPasswordLength {
 		password = password[:MaxPasswordLength]
@@ -138,17 +141,12 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 		return nil, err
 	}
 	if !ok || p == nil || !p.HasPassword || p.Disabled {
-		for _, c := range []struct {
-			key string
-			lim ratelimit.Limit
-		}{{emailKey, s.Config.SignInPerEmail}, {ipKey, s.Config.SignInPerIP}} {
-			if _, err := ratelimit.Hit(ctx, s.DB, c.key, c.lim, now); err != nil {
-				return nil, err
-			}
+		if err := ratelimit.Fail(ctx, s.DB, ipKey, s.Config.SignInPerIP, now); err != nil {
+			return nil, err
 		}
 		return nil, ErrInvalidCredentials
 	}
-	if err := ratelimit.Reset(ctx, s.DB, emailKey); err != nil {
+	if err := ratelimit.Reset(ctx, s.DB, pairKey); err != nil {
 		return nil, err
 	}
 	if !p.Verified() {
@@ -161,6 +159,10 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 	}
 	return p, nil
 }
+
+// signInPairPrefix starts the throttle keys of one address (one per source
+// address), so that a password reset can forget them all.
+func signInPairPrefix(emailNorm string) string { return "signin:pair:" + emailNorm + "|" }
 
 // TouchSignIn records a sign-in of personID (and into accountID, if given).
 func (s *Service) TouchSignIn(ctx context.Context, personID, accountID string) error {
@@ -255,24 +257,38 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, ip string)
 		if problem := PasswordProblem(password, email); problem != "" {
 			return &FieldError{Field: "password", Message: problem}
 		}
-		hash, err := HashPassword(password)
-		if err != nil {
+		if err := s.setPassword(ctx, tx, personID, emailNorm, password, now); err != nil {
 			return err
 		}
 		// Using a link mailed to the address proves it, as a verification
 		// link would (a person from before verification existed is
 		// verified from now on; the old password is gone).
-		if _, err := tx.Exec(ctx, `UPDATE people SET password_hash = ?, email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?`,
-			hash, store.At(now), personID); err != nil {
-			return fmt.Errorf("reset password: %w", err)
-		}
-		if err := s.EndSessions(ctx, tx, personID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM rate_limits WHERE key = ?`, "signin:email:"+emailNorm); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE people SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?`,
+			store.At(now), personID); err != nil {
 			return fmt.Errorf("reset password: %w", err)
 		}
 		return audit.Record(ctx, tx, audit.Actor{Type: audit.ActorPerson, ID: personID, Label: email, IP: ip},
 			audit.Entry{Action: "person.password_reset", TargetType: "person", TargetID: personID, TargetLabel: email})
 	})
+}
+
+// setPassword is the one way a person's password changes: it stores the new
+// hash and, in the same transaction, invalidates every outstanding reset
+// link of the person (an older link must not undo the change), ends their
+// sessions and forgets their sign-in throttles.
+func (s *Service) setPassword(ctx context.Context, tx *store.Tx, personID, emailNorm, password string, now time.Time) error {
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE people SET password_hash = ? WHERE id = ?`, hash, personID); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE password_resets SET used_at = ? WHERE person_id = ? AND used_at IS NULL`, store.At(now), personID); err != nil {
+		return fmt.Errorf("set password: invalidate reset links: %w", err)
+	}
+	if err := s.EndSessions(ctx, tx, personID); err != nil {
+		return err
+	}
+	return ratelimit.ResetPrefix(ctx, tx, signInPairPrefix(emailNorm))
 }

@@ -304,8 +304,10 @@ func (s *Service) UseVerification(ctx context.Context, token, binding, password 
 		if password == "" {
 			return nil, fieldErr("password", "Enter the password of the account to confirm the address in this browser.")
 		}
+		// Claimed before the password is checked, like a sign-in, so
+		// parallel guesses at one link wait their turn.
 		key := "verify:token:" + ids.Hash(token)
-		if d, err := ratelimit.Peek(ctx, s.DB, key, s.Config.SignInPerEmail, now); err != nil {
+		if d, err := ratelimit.Reserve(ctx, s.DB, key, s.Config.SignInPerEmailIP, now); err != nil {
 			return nil, err
 		} else if !d.Allowed {
 			return nil, &RateLimitedError{RetryAfter: d.RetryAfter}
@@ -324,10 +326,10 @@ func (s *Service) UseVerification(ctx context.Context, token, binding, password 
 			return nil, err
 		}
 		if !ok {
-			if _, err := ratelimit.Hit(ctx, s.DB, key, s.Config.SignInPerEmail, now); err != nil {
-				return nil, err
-			}
 			return nil, fieldErr("password", "That is not the password of this account.")
+		}
+		if err := ratelimit.Reset(ctx, s.DB, key); err != nil {
+			return nil, err
 		}
 	}
 	if v.Purpose == VerifyChange && (current == nil || current.Person.ID != v.PersonID) {
@@ -486,8 +488,8 @@ func (s *Service) checkOwnPassword(ctx context.Context, p *Person, password, ip 
 	if password == "" {
 		return fieldErr("current_password", "Enter your current password.")
 	}
-	key := "signin:email:" + p.EmailNorm
-	if d, err := ratelimit.Peek(ctx, s.DB, key, s.Config.SignInPerEmail, now); err != nil {
+	key := signInPairPrefix(p.EmailNorm) + ip
+	if d, err := ratelimit.Reserve(ctx, s.DB, key, s.Config.SignInPerEmailIP, now); err != nil {
 		return err
 	} else if !d.Allowed {
 		return &RateLimitedError{RetryAfter: d.RetryAfter}
@@ -504,12 +506,9 @@ func (s *Service) checkOwnPassword(ctx context.Context, p *Person, password, ip 
 		return err
 	}
 	if !ok {
-		if _, err := ratelimit.Hit(ctx, s.DB, key, s.Config.SignInPerEmail, now); err != nil {
-			return err
-		}
 		return fieldErr("current_password", "That is not your current password.")
 	}
-	return nil
+	return ratelimit.Reset(ctx, s.DB, key)
 }
 
 // PendingAddressChange returns the address a person asked to change to and

@@ -65,6 +65,9 @@ func (d ssoDirectory) Integration(ctx context.Context, accountID string) (sso.In
 		return sso.Integration{}, err
 	}
 	idpSettings, err := d.idp.IdPSettings(ctx, accountID)
+	if errors.Is(err, idp.ErrSAMLIncomplete) {
+		return sso.Integration{}, fmt.Errorf("%w: %v", sso.ErrIdPIncomplete, err)
+	}
 	if err != nil {
 		return sso.Integration{}, err
 	}

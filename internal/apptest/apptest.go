@@ -34,6 +34,10 @@ type Node struct {
 type Options struct {
 	// Configure edits the config before the app is built.
 	Configure func(*app.Config)
+	// Logs, when set, also receives every log line of the node (text
+	// format, debug level and up), for tests that assert what is (not)
+	// logged.
+	Logs io.Writer
 }
 
 // Start boots a node on a free loopback port against databaseURL and stops it
@@ -56,7 +60,13 @@ func Start(t testing.TB, databaseURL string, opts ...Options) *Node {
 	if os.Getenv("GATEHOUSE_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+	handlers := []slog.Handler{slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})}
+	for _, o := range opts {
+		if o.Logs != nil {
+			handlers = append(handlers, slog.NewTextHandler(o.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	}
+	log := slog.New(slog.NewMultiHandler(handlers...))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
@@ -100,6 +110,9 @@ type Client struct {
 	T    testing.TB
 	Base string
 	HTTP *http.Client
+	// Header is added to every request (e.g. X-Forwarded-For, to come from
+	// another source address to a node started with TrustProxy).
+	Header http.Header
 }
 
 // NewClient returns a client for base.
@@ -127,6 +140,11 @@ func (r *Response) Has(sel string) bool { return r.Doc.Find(sel).Length() > 0 }
 
 func (c *Client) do(req *http.Request) *Response {
 	c.T.Helper()
+	for k, vs := range c.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		c.T.Fatalf("%s %s: %v", req.Method, req.URL, err)

@@ -24,6 +24,7 @@ import (
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 	"gatehouse/internal/ratelimit"
+	"gatehouse/internal/strictjson"
 )
 
 //go:embed openapi.yaml
@@ -236,8 +237,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // decode reads a JSON object body strictly: at most MaxBody bytes, JSON
-// content type, no unknown fields, no trailing data. An empty body is
-// allowed when optional. It writes the error response and returns false on
+// content type, no duplicate keys and only storable text (strictjson), no
+// unknown fields, no trailing data. An empty body is allowed when optional.
+// Every JSON endpoint of the client and vendor APIs reads its body here. It writes the error response and returns false on
 // failure.
 func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 	if r.ContentLength > MaxBody {
@@ -271,6 +273,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json (Content-Type header missing).")
 		return false
 	}
+	if err := strictjson.Check(body, strictjson.Options{}); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", strictProblem(err))
+		return false
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -283,6 +289,23 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 		return false
 	}
 	return true
+}
+
+// strictProblem words a strictjson refusal for the client.
+func strictProblem(err error) string {
+	var dup *strictjson.DuplicateKeyError
+	var te *strictjson.TextError
+	switch {
+	case errors.As(err, &dup) && dup.Path == "":
+		return fmt.Sprintf("Duplicate key %q: each field may appear only once.", dup.Key)
+	case errors.As(err, &dup):
+		return fmt.Sprintf("Duplicate key %q in %q: each field may appear only once.", dup.Key, dup.Path)
+	case errors.As(err, &te) && te.Path == "":
+		return "The body " + te.Problem + "."
+	case errors.As(err, &te):
+		return fmt.Sprintf("Field %q %s.", te.Path, te.Problem)
+	}
+	return "The body is not valid: " + err.Error() + "."
 }
 
 // jsonProblem turns a decoding error into a message naming the field.

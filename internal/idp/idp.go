@@ -179,6 +179,9 @@ var (
 	// or deactivation found the integration already in the wanted state.
 	ErrAlreadyActive = errors.New("the integration is already active")
 	ErrNotActive     = errors.New("the integration is not active")
+	// ErrSAMLIncomplete: the IdP's SAML settings (entity ID, SSO URL,
+	// certificate) are not all there yet (configurator step 4 unfinished).
+	ErrSAMLIncomplete = errors.New("the IdP's SAML settings (entity ID, SSO URL, certificate) are not complete")
 )
 
 // IncompleteError refuses an activation while steps are not complete.

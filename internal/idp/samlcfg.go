@@ -62,7 +62,7 @@ func (s *Service) IdPSettings(ctx context.Context, accountID string) (saml.IdPSe
 		idp.SSOBinding = saml.SSOBindingRedirect
 	}
 	if idp.EntityID == "" || idp.SSOURL == "" || len(idp.Certificates) == 0 {
-		return idp, errors.New("the IdP's SAML settings (entity ID, SSO URL, certificate) are not complete")
+		return idp, ErrSAMLIncomplete
 	}
 	return idp, nil
 }

@@ -15,7 +15,9 @@ import (
 	"strings"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/freetext"
 	"gatehouse/internal/ratelimit"
+	"gatehouse/internal/strictjson"
 )
 
 const contentType = "application/scim+json"
@@ -133,6 +135,9 @@ func (h *handler) authed(fn handlerFunc) http.HandlerFunc {
 		}
 		err = h.gate(ctx, w, r, rc)
 		if err == nil {
+			err = checkQueryText(r)
+		}
+		if err == nil {
 			r.Body = http.MaxBytesReader(w, r.Body, h.svc.maxBody())
 			err = fn(w, r, rc)
 		}
@@ -150,6 +155,24 @@ func (h *handler) authed(fn handlerFunc) http.HandlerFunc {
 		}
 		h.svc.touch(context.WithoutCancel(ctx), c.accountID)
 	}
+}
+
+// checkQueryText refuses query parameters that are not storable text (NUL,
+// invalid UTF-8): a filter value reaches the database, where PostgreSQL
+// would fail on it. The value itself is not echoed (it is not text).
+func checkQueryText(r *http.Request) error {
+	for k, vs := range r.URL.Query() {
+		for _, v := range append([]string{k}, vs...) {
+			if p := freetext.Problem(v); p != "" {
+				scimType := ErrInvalidValue
+				if strings.EqualFold(k, "filter") {
+					scimType = ErrInvalidFilter
+				}
+				return badRequest(scimType, "the query parameter %q %s", strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), "?"), p)
+			}
+		}
+	}
+	return nil
 }
 
 // gate refuses requests of disabled accounts and over-limit tokens.
@@ -260,6 +283,21 @@ func readBody(r *http.Request) (map[string]any, error) {
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, badRequest(ErrInvalidSyntax, "the request body is empty")
+	}
+	// Attribute names are case-insensitive, so "userName" and "USERNAME"
+	// are one attribute sent twice: ambiguous, refused.
+	if err := strictjson.Check(b, strictjson.Options{FoldCase: true}); err != nil {
+		var dup *strictjson.DuplicateKeyError
+		var te *strictjson.TextError
+		switch {
+		case errors.As(err, &dup) && dup.Path == "":
+			return nil, badRequest(ErrInvalidSyntax, "the attribute %q appears more than once (attribute names are case-insensitive)", dup.Key)
+		case errors.As(err, &dup):
+			return nil, badRequest(ErrInvalidSyntax, "the attribute %q appears more than once in %s (attribute names are case-insensitive)", dup.Key, dup.Path)
+		case errors.As(err, &te):
+			return nil, badRequest(ErrInvalidValue, "%s", te.Error())
+		}
+		return nil, badRequest(ErrInvalidSyntax, "%v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()

@@ -46,6 +46,9 @@ func (s *Service) Complete(ctx context.Context, accountID, samlResponse, binding
 			Message: "This sign-in link does not belong to any organization. Start again from the sign-in page.",
 			Detail:  "response posted to the ACS of unknown account " + accountID})
 	}
+	if errors.Is(err, ErrIdPIncomplete) {
+		return nil, s.refuse(ctx, accountID, "", ip, "", idpIncomplete(err))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,14 @@ const (
 	ReasonUserDeactivated     = "user_deactivated"
 	ReasonNotInDesktopUsers   = "not_in_desktop_users"
 	ReasonMemberDeactivated   = "member_deactivated"
+	ReasonIdPIncomplete       = "idp_setup_incomplete"
 )
+
+// ErrIdPIncomplete is what Directory.Integration returns (wrapped) for an
+// account whose IdP setup is started but whose SAML settings are not
+// complete: nothing can be validated against it, and that is the
+// sender's problem (a 4xx), not ours.
+var ErrIdPIncomplete = errors.New("the IdP's SAML settings are not complete")
 
 // Error is a refusal a person must read. Reference is recorded with the
 // precise detail for the admins.
@@ -142,6 +149,9 @@ func (s *Service) Begin(ctx context.Context, email, purpose, attemptRef, binding
 			Detail:  "the IdP integration of the account that owns " + domain + " is not active"})
 	}
 	in, err := s.Directory.Integration(ctx, accountID)
+	if errors.Is(err, ErrIdPIncomplete) {
+		return nil, s.refuse(ctx, accountID, purpose, ip, email, idpIncomplete(err))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +170,13 @@ func (s *Service) Begin(ctx context.Context, email, purpose, attemptRef, binding
 		return nil, err
 	}
 	return st, nil
+}
+
+// idpIncomplete is the refusal for an account whose IdP setup is unfinished.
+func idpIncomplete(err error) *Error {
+	return &Error{Code: ReasonIdPIncomplete,
+		Message: "Single sign-on is not set up completely for this organization yet. Sign in with your password, or ask your IT admin.",
+		Detail:  "a sign-in reached an integration whose IdP settings are unfinished (configurator step 4): " + err.Error()}
 }
 
 func emailDomain(email string) string {

@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/mail"
 	"gatehouse/internal/store"
@@ -118,32 +120,66 @@ func TestLastAdminIsKept(t *testing.T) {
 	admin.Get("/accounts/"+acct+"/users").Expect(t, http.StatusOK) // still admin
 }
 
+// TestSignInRateLimit: failures slow down the source they come from — per
+// address and source, and per source — and never lock the address: the
+// owner signing in from elsewhere is not refused because of someone else's
+// failures (issue 19), and the slowed-down source may try again once its
+// growing delay has passed.
 func TestSignInRateLimit(t *testing.T) {
 	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
-		node := apptest.Start(t, dbURL)
+		node := apptest.Start(t, dbURL, apptest.Options{Configure: func(c *app.Config) { c.TrustProxy = true }})
 		now := time.Now()
 		node.App.Accounts.Now = func() time.Time { return now }
-		c := apptest.NewClient(t, node.URL)
+		from := func(ip string) *apptest.Client {
+			c := apptest.NewClient(t, node.URL)
+			c.Header = http.Header{"X-Forwarded-For": {ip}}
+			return c
+		}
+		c := from("198.51.100.20")
 		c.SignUp("carol@example.com", pw, "Carol")
 		c.Post("/signout", nil)
 
-		attacker := apptest.NewClient(t, node.URL)
+		attacker := from("203.0.113.7")
 		for i := 0; i < 5; i++ {
 			attacker.SignIn("carol@example.com", "wrong-password-1").Expect(t, http.StatusUnauthorized)
 		}
-		// Now even the right password is refused, and the answer says to wait.
+		// From the attacker's address even the right password now has to
+		// wait, and the answer says how long.
 		r := attacker.SignIn("carol@example.com", pw).Expect(t, http.StatusTooManyRequests)
 		apptest.MustContain(t, r.Text(".flash.error"), "Too many failed sign-in attempts")
-		if r.Header.Get("Retry-After") == "" {
-			t.Error("no Retry-After header")
+		first, _ := strconv.Atoi(r.Header.Get("Retry-After"))
+		if first <= 0 || first > 60 {
+			t.Fatalf("Retry-After %q; want a short wait", r.Header.Get("Retry-After"))
 		}
 		// An unknown email is answered exactly like a known one.
 		unknown := attacker.SignIn("nobody@example.com", "wrong-password-1").Expect(t, http.StatusUnauthorized)
 		apptest.MustContain(t, unknown.Text(".flash.error"), "The email or password is not correct.")
 
-		// When the window has passed the right password works again.
-		now = now.Add(16 * time.Minute)
+		// Carol, from her own address, is not refused because of the
+		// attacker's failures.
 		c.SignIn("carol@example.com", pw).Expect(t, http.StatusSeeOther)
+		c.Post("/signout", nil)
+
+		// The attacker's address is slowed down, not locked: after the wait
+		// it may try again, and each further failure doubles the wait.
+		now = now.Add(time.Duration(first) * time.Second)
+		attacker.SignIn("carol@example.com", "wrong-password-2").Expect(t, http.StatusUnauthorized)
+		r = attacker.SignIn("carol@example.com", pw).Expect(t, http.StatusTooManyRequests)
+		if second, _ := strconv.Atoi(r.Header.Get("Retry-After")); second != 2*first {
+			t.Fatalf("Retry-After after one more failure = %d; want %d", second, 2*first)
+		}
+		now = now.Add(time.Duration(2*first) * time.Second)
+		attacker.SignIn("carol@example.com", pw).Expect(t, http.StatusSeeOther)
+
+		// One address trying many accounts is slowed down across all of
+		// them; other addresses are not.
+		sprayer := from("192.0.2.50")
+		for i := 0; i < 20; i++ {
+			sprayer.SignIn(apptest.Fmt("user%d@example.com", i), "wrong-password-1").Expect(t, http.StatusUnauthorized)
+		}
+		sprayer.SignIn("someone-else@example.com", "wrong-password-1").Expect(t, http.StatusTooManyRequests)
+		sprayer.SignIn("carol@example.com", pw).Expect(t, http.StatusTooManyRequests)
+		from("198.51.100.21").SignIn("carol@example.com", pw).Expect(t, http.StatusSeeOther)
 	})
 }
 

@@ -112,9 +112,5 @@ func (s *Server) profileSave(w http.ResponseWriter, r *http.Request) {
 
 // switchWorkspace is the no-JavaScript path of the workspace switcher.
 func (s *Server) switchWorkspace(w http.ResponseWriter, r *http.Request) {
-	to := safeNext(r.URL.Query().Get("go"))
-	if to == "" {
-		to = "/personal"
-	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
+	http.Redirect(w, r, RedirectTarget(r.URL.Query().Get("go"), "/personal"), http.StatusSeeOther)
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -94,8 +93,7 @@ func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-log-%s.csv"`, time.Now().UTC().Format("2006-01-02")))
+	sendCSV(w, "audit-log")
 	if err := account.WriteAuditCSV(w, entries); err != nil {
 		s.Log.Error("audit csv", "err", err, "request_id", RequestID(r))
 	}

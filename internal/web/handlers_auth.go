@@ -49,16 +49,9 @@ func (s *Server) landing(r *http.Request, sess *account.Session) string {
 	return "/personal"
 }
 
-// safeNext keeps only same-site relative paths for post-sign-in redirects.
-func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return ""
-	}
-	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
-		return ""
-	}
-	return next
-}
+// safeNext keeps only same-site paths for post-sign-in redirects ("" when
+// the target is not one; see RedirectTarget).
+func safeNext(next string) string { return RedirectTarget(next, "") }
 
 func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
 	if sess := SessionFrom(r); sess != nil {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"gatehouse/internal/license"
 )
@@ -94,9 +93,7 @@ func (h *licenseHandlers) computersCSV(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="registered-computers-%s.csv"`, time.Now().UTC().Format("2006-01-02")))
-	w.Header().Set("Cache-Control", "no-store")
+	sendCSV(w, "registered-computers")
 	if err := license.WriteComputersCSV(w, rows); err != nil {
 		h.Log.Error("computers csv", "err", err, "request_id", RequestID(r))
 	}

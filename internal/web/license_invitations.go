@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
@@ -362,9 +361,7 @@ func (h *licenseHandlers) invitationsCSV(w http.ResponseWriter, r *http.Request)
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="invitations-%s.csv"`, time.Now().UTC().Format("2006-01-02")))
-	w.Header().Set("Cache-Control", "no-store")
+	sendCSV(w, "invitations")
 	if err := license.WriteInvitationsCSV(w, invs); err != nil {
 		h.Log.Error("invitations csv", "err", err, "request_id", RequestID(r))
 	}
@@ -372,9 +369,9 @@ func (h *licenseHandlers) invitationsCSV(w http.ResponseWriter, r *http.Request)
 
 // invitationsBack is where an action on the Invitations list returns to.
 func (h *licenseHandlers) invitationsBack(r *http.Request) string {
-	back := r.PostFormValue("back")
 	prefix := "/accounts/" + AccessFrom(r).AccountID + "/licenses/"
-	if safeNext(back) == "" || !strings.HasPrefix(back, prefix) {
+	back := RedirectTarget(r.PostFormValue("back"), "")
+	if !strings.HasPrefix(back, prefix) {
 		return "/accounts/" + AccessFrom(r).AccountID + "/licenses"
 	}
 	return back

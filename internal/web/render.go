@@ -108,6 +108,10 @@ type Page struct {
 	Static     string // prefix of static URLs
 	Zone       *time.Location
 	PublicURL  string
+	// FormTargets are the only places other than this site that the page's
+	// forms may post to (CSP form-action): the IdP's SSO URL on the page
+	// that hands a sign-in to an IdP with the HTTP-POST binding.
+	FormTargets []string
 }
 
 // NavItem is one entry of the account navigation.
@@ -168,7 +172,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self' https: http:")
+	w.Header().Set("Content-Security-Policy", contentSecurityPolicy(p.FormTargets))
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
@@ -298,9 +302,12 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	if ref == "" {
 		ref = ids.Secret(6)
 	}
-	s.Log.Error("server error", "request_id", ref, "method", r.Method, "path", r.URL.Path, "err", err)
+	s.Log.Error("server error", "request_id", ref, "method", r.Method, "path", logPath(r), "err", err)
 	t, ok := s.views.pages["error"]
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", contentSecurityPolicy(nil))
+	w.Header().Set("X-Frame-Options", "DENY")
 	w.WriteHeader(http.StatusInternalServerError)
 	if !ok {
 		fmt.Fprintf(w, "Internal error. Reference: %s\n", template.HTMLEscapeString(ref))
@@ -327,4 +334,48 @@ func (s *Server) staticHandler() http.Handler {
 		r2.URL.Path = "/" + r.PathValue("file")
 		files.ServeHTTP(w, r2)
 	})
+}
+
+// sendCSV sets the headers of every CSV export: a dated attachment that no
+// browser or proxy keeps (exports hold personal data and codes).
+func sendCSV(w http.ResponseWriter, name string) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, name, time.Now().UTC().Format("2006-01-02")))
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// contentSecurityPolicy is the policy of every page: only our own scripts,
+// styles and images, no framing, and forms that post only to this site
+// plus the given targets (each reduced to a CSP source; unusable ones are
+// left out, which blocks the form rather than widening the policy).
+func contentSecurityPolicy(formTargets []string) string {
+	action := "'self'"
+	for _, t := range formTargets {
+		if src := cspSource(t); src != "" {
+			action += " " + src
+		}
+	}
+	return "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action " + action
+}
+
+// cspSource turns an absolute http(s) URL into a CSP source expression that
+// matches it: scheme, host, port and path (without query), with the
+// characters CSP gives a meaning (";", ",", spaces) percent-encoded.
+func cspSource(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return ""
+	}
+	for _, c := range u.Host {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return ""
+		}
+	}
+	p := strings.NewReplacer(";", "%3B", ",", "%2C").Replace(u.EscapedPath())
+	for _, c := range p {
+		if c <= ' ' || c >= 0x7f || c == '\'' || c == '"' {
+			return ""
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + p
 }

@@ -116,6 +116,12 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-ID", rid)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Referrer-Policy", "same-origin")
+		if s.secureCookies() {
+			// The public URL is https: browsers must never use plain http
+			// for this host again (no includeSubDomains: the operator's
+			// other hosts are not ours to decide).
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		r = withValue(r, keyRequestID, rid)
 		r = withValue(r, keyClientIP, s.clientIP(r))
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
@@ -124,12 +130,12 @@ func (s *Server) outer(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.Log.Error("panic", "request_id", rid, "method", r.Method, "path", r.URL.Path, "panic", p)
+				s.Log.Error("panic", "request_id", rid, "method", r.Method, "path", logPath(r), "panic", p)
 				if !rec.wroteHeader {
 					s.serverError(rec, r, fmt.Errorf("panic: %v", p))
 				}
 			}
-			s.Log.Info("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			s.Log.Info("request", "request_id", rid, "method", r.Method, "path", logPath(r), "status", rec.status,
 				"bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds(), "ip", ClientIP(r))
 		}()
 		next.ServeHTTP(rec, r)
@@ -145,6 +151,9 @@ func (s *Server) guard(rt Route) http.Handler {
 			inner.ServeHTTP(w, r)
 			return
 		}
+		// Portal answers are personal: no cache keeps them unless a handler
+		// says otherwise (static files do).
+		w.Header().Set("Cache-Control", "no-store")
 		r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxFormBytes)
 		r, sess, err := s.loadSession(w, r)
 		if err != nil {
@@ -160,6 +169,10 @@ func (s *Server) guard(rt Route) http.Handler {
 			}
 			s.renderError(w, r, http.StatusForbidden, "The form has expired",
 				"This form was open too long or came from another site. Go back, reload the page and try again.")
+			return
+		}
+		if tp := badText(r); tp != nil {
+			s.refuseText(w, r, tp)
 			return
 		}
 		switch rt.Access {
@@ -383,4 +396,17 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		s.Metrics.Requests.WithLabelValues(route, r.Method, fmt.Sprint(rec.status)).Inc()
 		s.Metrics.Duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// logPath is the request path as logs may show it. A route whose path
+// carries a secret (a {token}: password reset, invitation and setup links)
+// is logged by its pattern, so reading the logs gives no one a usable link.
+func logPath(r *http.Request) string {
+	if strings.Contains(r.Pattern, "{token}") {
+		if _, p, ok := strings.Cut(r.Pattern, " "); ok {
+			return p
+		}
+		return r.Pattern
+	}
+	return r.URL.Path
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -59,14 +60,29 @@ func (s *Server) SetSSOBinding(w http.ResponseWriter) string {
 	return v
 }
 
-// SendToIdP answers with a redirect (or, for POST-binding IdPs, an
-// auto-submitting form) that starts the sign-in at the IdP.
+// SendToIdP starts the sign-in at the IdP. For POST-binding IdPs it is an
+// auto-submitting form whose page allows posting to the IdP's SSO URL (CSP
+// form-action). For the HTTP-Redirect binding a GET is redirected; the
+// answer to a form (POST /sso) is a page that moves on by itself (a
+// Refresh header, with a link as fallback) instead of a 303, because
+// browsers hold a redirect that follows a form submission to the form
+// page's form-action, which allows this site only.
 func (s *Server) SendToIdP(w http.ResponseWriter, r *http.Request, st *sso.Start) {
 	if st.POST != nil {
-		s.render(w, r, http.StatusOK, "sso_post", &Page{Title: "Continue to your identity provider", Data: st.POST})
+		s.render(w, r, http.StatusOK, "sso_post", &Page{Title: "Continue to your identity provider", Data: st.POST,
+			FormTargets: []string{st.POST.Action}})
 		return
 	}
-	http.Redirect(w, r, st.RedirectURL, http.StatusSeeOther)
+	if r.Method == http.MethodGet {
+		http.Redirect(w, r, st.RedirectURL, http.StatusSeeOther)
+		return
+	}
+	if u, err := url.Parse(st.RedirectURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		s.serverError(w, r, fmt.Errorf("IdP sign-in URL %q is not an http(s) URL", st.RedirectURL))
+		return
+	}
+	w.Header().Set("Refresh", "0; url="+st.RedirectURL)
+	s.render(w, r, http.StatusOK, "sso_redirect", &Page{Title: "Continue to your identity provider", Data: st.RedirectURL})
 }
 
 func (h *ssoHandlers) begin(w http.ResponseWriter, r *http.Request) {

@@ -63,7 +63,7 @@ func TestSSOSignedAuthnRequests(t *testing.T) {
 		}
 
 		ida := apptest.NewClient(t, f.node.URL)
-		r := ida.Post("/sso", url.Values{"email": {"ida.admin@corp.example"}}).Expect(t, http.StatusSeeOther)
+		r := startSSO(t, ida, "ida.admin@corp.example")
 		loc, err := url.Parse(r.Location)
 		if err != nil {
 			t.Fatal(err)
@@ -116,7 +116,7 @@ func TestSSOTamperedSignedRequestRefusedByIdP(t *testing.T) {
 	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
 		f := newSSOFixtureWith(t, dbURL, dns, testenv.SAMLIdPOptions{WantAuthnRequestsSigned: true})
 		c := apptest.NewClient(t, f.node.URL)
-		genuine := c.Post("/sso", url.Values{"email": {"ida.admin@corp.example"}}).Expect(t, http.StatusSeeOther).Location
+		genuine := startSSO(t, c, "ida.admin@corp.example").Location
 		u, _ := url.Parse(genuine)
 		q := u.Query()
 		without := func(keys ...string) string {
@@ -176,7 +176,7 @@ func TestSSOTamperedSignedRequestRefusedByIdP(t *testing.T) {
 			t.Fatal(`the SP metadata still says AuthnRequestsSigned="true"`)
 		}
 		unsigned := apptest.NewClient(t, f.node.URL)
-		r := unsigned.Post("/sso", url.Values{"email": {"ida.admin@corp.example"}}).Expect(t, http.StatusSeeOther)
+		r := startSSO(t, unsigned, "ida.admin@corp.example")
 		if strings.Contains(r.Location, "Signature=") {
 			t.Fatalf("signed although the IdP is configured not to want it: %s", r.Location)
 		}
@@ -189,7 +189,7 @@ func TestSSOTamperedSignedRequestRefusedByIdP(t *testing.T) {
 			t.Fatal("the checkbox is not ticked after saving it ticked")
 		}
 		again := apptest.NewClient(t, f.node.URL)
-		r = again.Post("/sso", url.Values{"email": {"ida.admin@corp.example"}}).Expect(t, http.StatusSeeOther)
+		r = startSSO(t, again, "ida.admin@corp.example")
 		acs, form = f.idp.SignIn(t, again.HTTP, r.Location, "ida.admin@corp.example", "idp-pass")
 		again.PostRaw(acs, form).Expect(t, http.StatusSeeOther)
 	})
@@ -212,7 +212,7 @@ func TestSSOSigningKeySharedByNodes(t *testing.T) {
 	// Node B signs the request; the IdP verifies it with the certificate
 	// of the metadata it downloaded from node A; node A's ACS accepts.
 	c := apptest.NewClient(t, nodeB.URL)
-	r := c.Post("/sso", url.Values{"email": {"ida.admin@corp.example"}}).Expect(t, http.StatusSeeOther)
+	r := startSSO(t, c, "ida.admin@corp.example")
 	acs, form := f.idp.SignIn(t, c.HTTP, r.Location, "ida.admin@corp.example", "idp-pass")
 	if !strings.HasPrefix(acs, f.node.URL+"/") {
 		t.Fatalf("ACS %s", acs)

@@ -118,11 +118,26 @@ func newSSOFixtureWith(t *testing.T, dbURL string, dns *testenv.DNSServer, opts 
 	return &ssoFixture{node: node, idp: idpSrv, account: acct, admin: admin, scimToken: scimToken}
 }
 
+// startSSO submits the "Continue with SSO" form and returns Gatehouse's
+// answer with Location set to where it sends the browser (the IdP): a page
+// that moves on by itself, since a redirect after the form would break the
+// form page's CSP form-action 'self'.
+func startSSO(t *testing.T, c *apptest.Client, email string) *apptest.Response {
+	t.Helper()
+	r := c.Post("/sso", url.Values{"email": {email}}).Expect(t, http.StatusOK)
+	href, _ := r.Doc.Find("#continue-to-idp").Attr("href")
+	if href == "" || r.Header.Get("Refresh") != "0; url="+href {
+		t.Fatalf("POST /sso: no hand-over to the IdP (link %q, Refresh %q)", href, r.Header.Get("Refresh"))
+	}
+	r.Location = href
+	return r
+}
+
 // ssoSignIn runs an SP-initiated sign-in over HTTP: Gatehouse → IdP → ACS.
 // It returns the ACS's answer and the form that was posted.
 func (f *ssoFixture) ssoSignIn(t *testing.T, c *apptest.Client, email string) (*apptest.Response, string, url.Values) {
 	t.Helper()
-	r := c.Post("/sso", url.Values{"email": {email}}).Expect(t, http.StatusSeeOther)
+	r := startSSO(t, c, email)
 	if !strings.HasPrefix(r.Location, f.idp.SSOURL) {
 		t.Fatalf("redirected to %q, want the IdP", r.Location)
 	}
@@ -196,7 +211,7 @@ func TestSSOTwoNodesShareRequestsAndReplayCache(t *testing.T) {
 		c.PublicURL = f.node.URL // both nodes sit behind one public URL
 	}})
 	c := apptest.NewClient(t, f.node.URL)
-	r := c.Post("/sso", url.Values{"email": {"ida.admin@corp.example"}}).Expect(t, http.StatusSeeOther)
+	r := startSSO(t, c, "ida.admin@corp.example")
 	acs, form := f.idp.SignIn(t, c.HTTP, r.Location, "ida.admin@corp.example", "idp-pass")
 	// The IdP posts to node B (a load balancer's choice): accepted once.
 	bURL := strings.Replace(acs, f.node.URL, nodeB.URL, 1)

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"gatehouse/internal/license"
 )
@@ -81,9 +80,7 @@ func (h *ssoActivationHandlers) usersCSV(w http.ResponseWriter, r *http.Request)
 		h.serverError(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="users-with-product-licenses-%s.csv"`, time.Now().UTC().Format("2006-01-02")))
-	w.Header().Set("Cache-Control", "no-store")
+	sendCSV(w, "users-with-product-licenses")
 	_, _ = buf.WriteTo(w)
 }
 

@@ -43,6 +43,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"gatehouse/internal/ids"
+	"gatehouse/internal/strictjson"
 )
 
 // User is one test person the sign-in page offers.
@@ -378,6 +379,9 @@ func LoadUsers(path string) ([]User, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("users file: %w", err)
+	}
+	if err := strictjson.Check(b, strictjson.Options{}); err != nil {
+		return nil, fmt.Errorf("users file %s: %w", path, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
