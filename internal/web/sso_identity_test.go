@@ -39,7 +39,7 @@ func sessionPerson(t *testing.T, node *apptest.Node, c *apptest.Client) string {
 // whose login is login, and posts the IdP's signed Response to the ACS.
 func (f *ssoFixture) ssoAs(t *testing.T, c *apptest.Client, startEmail, login string) *apptest.Response {
 	t.Helper()
-	r := c.Post("/sso", url.Values{"email": {startEmail}}).Expect(t, http.StatusSeeOther)
+	r := startSSO(t, c, startEmail)
 	acs, form := f.idp.SignIn(t, c.HTTP, r.Location, login, "idp-pass")
 	return c.PostRaw(acs, form)
 }
