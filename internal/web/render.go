@@ -18,6 +18,7 @@ import (
 	_ "time/tzdata" // viewers' time zones on machines without zoneinfo
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -71,9 +72,10 @@ func parseViews() (*views, error) {
 }
 
 var funcs = template.FuncMap{
-	"roleLabel": account.RoleLabel,
-	"country":   account.CountryName,
-	"lower":     strings.ToLower,
+	"roleLabel":  account.RoleLabel,
+	"auditLabel": audit.Label,
+	"country":    account.CountryName,
+	"lower":      strings.ToLower,
 	"title": func(s string) string {
 		if s == "" {
 			return s
@@ -145,6 +147,20 @@ func (p *Page) AccountPath(rest string) string {
 		return "/"
 	}
 	return "/accounts/" + p.Access.AccountID + rest
+}
+
+// NavHere names the navigation entry of the current page, shown on the
+// collapsed menu of narrow screens so people know where they are.
+func (p *Page) NavHere() string {
+	if p.Access != nil && p.Path == p.AccountPath("/profile") {
+		return "Business Profile"
+	}
+	for _, n := range p.Nav {
+		if n.Active {
+			return n.Label
+		}
+	}
+	return ""
 }
 
 // Flash is a one-time message shown after a redirect.
