@@ -249,7 +249,7 @@ func layoutFoundationFixture(t *testing.T, e *layoutEnv) {
 	e.admin.Post(link, url.Values{"email": {e.adminEmail}, "password": {pw}, "password_confirm": {pw}, "display_name": {"Olivia Operator"}}).Expect(t, http.StatusSeeOther)
 	e.admin.SignIn(e.adminEmail, pw).Expect(t, http.StatusSeeOther)
 	e.acct = e.admin.CreateAccount("Northwind Traders International Holding GmbH & Co. KG")
-	page := e.admin.Get("/accounts/" + e.acct + "/users").Expect(t, http.StatusOK)
+	page := e.admin.Get("/accounts/"+e.acct+"/users").Expect(t, http.StatusOK)
 	e.adminID = between(page.Doc.Find(`form[action$="/role"]`).First().AttrOr("action", ""), "/users/", "/role")
 	e.licenseAdmin, e.licenseAdminID = addMember(t, e.node, e.admin, e.acct, e.licenseEmail, "license_admin")
 	e.user, e.userID = addMember(t, e.node, e.admin, e.acct, e.userMail, "user")
