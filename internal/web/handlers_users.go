@@ -62,7 +62,11 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.redirectFlash(w, r, "/accounts/"+acc.AccountID+"/users", "success", "Invitation sent to "+email+".")
+	msg := "Invitation sent to " + email + "."
+	if !s.Config.MailServer {
+		msg = "Invitation to " + email + " created. No mail server is configured, so the email waits in the operator's outbox."
+	}
+	s.redirectFlash(w, r, "/accounts/"+acc.AccountID+"/users", "success", msg)
 }
 
 func (s *Server) userRole(w http.ResponseWriter, r *http.Request) {

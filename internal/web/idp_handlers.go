@@ -32,6 +32,19 @@ type idpView struct {
 	Failures []sso.Failure
 }
 
+// GenericIdP reports whether the admin chose "Other SAML 2.0 / SCIM 2.0
+// IdP", whose name is a category, not something to put into sentences.
+func (v *idpView) GenericIdP() bool { return v.O != nil && v.O.Provider.ID == idp.ProviderOther }
+
+// IdPName is how sentences name the identity provider: its product name,
+// or "your IdP" for the generic choice.
+func (v *idpView) IdPName() string {
+	if v.O == nil || v.GenericIdP() {
+		return "your IdP"
+	}
+	return v.O.Provider.Name
+}
+
 // IsOpen reports whether step n starts expanded.
 func (v *idpView) IsOpen(n int) bool { return v.Open[n] }
 
@@ -250,9 +263,9 @@ func (p *idpPages) stepDone(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err, n, nil)
 		return
 	}
-	msg := fmt.Sprintf("Step %d is marked as done in your IdP.", n)
+	msg := fmt.Sprintf("Step %d is marked as done (%s).", n, idp.StepTitles[n])
 	if !done {
-		msg = fmt.Sprintf("Step %d is marked as not done.", n)
+		msg = fmt.Sprintf("Step %d is marked as not done (%s).", n, idp.StepTitles[n])
 	}
 	p.done(w, r, n, msg)
 }
@@ -310,7 +323,8 @@ func (p *idpPages) uploadMetadata(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err, 4, nil)
 		return
 	}
-	msg := fmt.Sprintf("Metadata of %s loaded: SSO URL and %d signing certificate(s) saved.", idpSettings.EntityID, len(idpSettings.Certificates))
+	n := len(idpSettings.Certificates)
+	msg := fmt.Sprintf("Metadata of %s loaded: SSO URL and %d signing %s saved.", idpSettings.EntityID, n, plural(n, "certificate", "certificates"))
 	if idpSettings.WantAuthnRequestsSigned {
 		msg += " The IdP requires signed authentication requests: Gatehouse signs them."
 	}

@@ -141,7 +141,7 @@ func TestLicenseSublicenseKeysOverHTTP(t *testing.T) {
 		// Sent again, the delete finds nothing.
 		admin.Post(action, url.Values{"confirm": {"1"}}).Expect(t, http.StatusNotFound)
 
-		audit := admin.Get("/accounts/" + acct + "/audit").Text("tbody")
+		audit := auditText(admin.Get("/accounts/" + acct + "/audit"))
 		for _, a := range []string{"license.sublicense_created", "license.key_updated", "license.subscription_renamed", "license.key_revealed", "license.sublicense_deleted"} {
 			apptest.MustContain(t, audit, a)
 		}

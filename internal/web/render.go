@@ -83,6 +83,13 @@ var funcs = template.FuncMap{
 		return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ")
 	},
 	"join": strings.Join,
+	// plural picks the word for a count: {{plural .Seats "seat" "seats"}}.
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	},
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -110,6 +117,9 @@ type Page struct {
 	Static     string // prefix of static URLs
 	Zone       *time.Location
 	PublicURL  string
+	// NoMailServer: email is not delivered but waits in the operator's
+	// outbox (no SMTP server configured).
+	NoMailServer bool
 }
 
 // NavItem is one entry of the account navigation.
@@ -192,6 +202,17 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 
 func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 	p.Session = SessionFrom(r)
+	if p.Session == nil {
+		// Pages outside the guard (the 404 of unknown paths) and machine
+		// routes that answer people (the SAML ACS) have not looked at the
+		// session: read it, only to show the right header.
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			if ss, err := s.Accounts.SessionByToken(r.Context(), c.Value); err == nil {
+				p.Session = ss
+				r = withValue(r, keySession, ss)
+			}
+		}
+	}
 	if p.Access == nil {
 		p.Access = AccessFrom(r)
 	}
@@ -200,6 +221,7 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 	p.Path = r.URL.Path
 	p.Static = "/static/" + s.views.staticHash
 	p.PublicURL = s.Config.PublicURL
+	p.NoMailServer = !s.Config.MailServer
 	if p.Form == nil {
 		p.Form = url.Values{}
 	}
@@ -279,7 +301,13 @@ func formErrors(err error) (map[string]string, bool) {
 	}
 	var fes FieldErrorer
 	if errors.As(err, &fes) {
-		return map[string]string{fes.FieldName(): fes.FieldMessage()}, true
+		m := map[string]string{fes.FieldName(): fes.FieldMessage()}
+		// A technical detail behind the message goes under <field>_detail
+		// (templates fold it away).
+		if d, ok := fes.(interface{ FieldDetail() string }); ok && d.FieldDetail() != "" {
+			m[fes.FieldName()+"_detail"] = d.FieldDetail()
+		}
+		return m, true
 	}
 	return nil, false
 }

@@ -38,6 +38,9 @@ type Config struct {
 	// CookieKey signs flash messages and derives CSRF tokens; shared by all
 	// nodes (kept in the database).
 	CookieKey []byte
+	// MailServer is set when email is delivered (SMTP configured); without
+	// it, email waits in the operator's outbox and pages say so.
+	MailServer bool
 }
 
 // Server holds what handlers need.
