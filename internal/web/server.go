@@ -23,6 +23,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/ids"
+	"gatehouse/internal/license"
 	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
 )
@@ -57,6 +58,9 @@ type Server struct {
 	dashboardCards []DashboardCard
 	licenseHolders account.ProductLicenseHolders
 	desktopSSO     DesktopSSO
+	// personActivations lists a member's own Desktop activations for their
+	// dashboard (the SSO activation feature provides it).
+	personActivations func(ctx context.Context, accountID, personID string) ([]license.PersonActivation, error)
 	ssoFailures    func(ctx context.Context, accountID string, limit int) ([]sso.Failure, error)
 }
 
