@@ -61,7 +61,7 @@ type Server struct {
 	// personActivations lists a member's own Desktop activations for their
 	// dashboard (the SSO activation feature provides it).
 	personActivations func(ctx context.Context, accountID, personID string) ([]license.PersonActivation, error)
-	ssoFailures    func(ctx context.Context, accountID string, limit int) ([]sso.Failure, error)
+	ssoFailures       func(ctx context.Context, accountID string, limit int) ([]sso.Failure, error)
 }
 
 // DashboardCard is a box on the account dashboard provided by a feature.

@@ -39,18 +39,18 @@ func TestPagesSayWhatIsTrue(t *testing.T) {
 
 	// One computer: singular; after deactivating it, the empty list says so.
 	sub := acct + "/licenses/" + e.params["subscription"]
-	primary := e.admin.Get(sub + "/computers?q=Maria").Expect(t, http.StatusOK)
+	primary := e.admin.Get(sub+"/computers?q=Maria").Expect(t, http.StatusOK)
 	apptest.MustContain(t, primary.Text("main p.muted"), "1 active computer matches.")
 	id, _ := primary.Doc.Find(`input[name="computer"]`).Attr("value")
 	e.admin.Post(sub+"/computers/deactivate", url.Values{"computer": {id}, "q": {"Maria"}, "confirm": {"1"}}).Expect(t, http.StatusSeeOther)
-	empty := e.admin.Get(sub + "/computers?q=Maria").Expect(t, http.StatusOK)
+	empty := e.admin.Get(sub+"/computers?q=Maria").Expect(t, http.StatusOK)
 	apptest.MustContain(t, empty.Text(".panel.empty"), "Tick “Include deactivated”")
 	if strings.Contains(empty.Text(".panel.empty"), "yet") {
 		t.Errorf("empty list after a deactivation: %q", empty.Text(".panel.empty"))
 	}
 
 	// No mail server: the invitations page and the operator say so.
-	inv := e.admin.Get(sub + "/invitations").Expect(t, http.StatusOK)
+	inv := e.admin.Get(sub+"/invitations").Expect(t, http.StatusOK)
 	apptest.MustContain(t, inv.Text("#no-mail-server-invitations"), "No mail server configured")
 	apptest.MustContain(t, inv.Text("table.invitations tbody"), "no mail server configured — the operator's outbox holds it")
 	apptest.MustContain(t, e.admin.Get(acct).Text("#no-mail-server"), "waits in the outbox")
