@@ -12,12 +12,14 @@ import (
 
 const setupTokenKey = "setup_token_hash"
 
-// SetupLink returns a one-time path that creates the first operator account,
-// or "" when people exist already. A fresh token is made at each start so a
-// link printed by an earlier start stops working.
+// SetupLink returns a one-time path that creates the operator account, or
+// "" when an operator exists already. Each call makes a fresh token (at
+// each start, and on demand with `gatehouse setup-link`), so an earlier
+// link stops working. People who are not operators (the demo admin, say)
+// do not stop it: until the operator exists, nobody can read the outbox.
 func (s *Service) SetupLink(ctx context.Context) (string, error) {
 	var n int
-	if err := s.DB.QueryRow(ctx, `SELECT COUNT(*) FROM people`).Scan(&n); err != nil {
+	if err := s.DB.QueryRow(ctx, `SELECT COUNT(*) FROM people WHERE is_operator = ?`, true).Scan(&n); err != nil {
 		return "", fmt.Errorf("setup: %w", err)
 	}
 	if n > 0 {

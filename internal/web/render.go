@@ -137,6 +137,14 @@ func (p *Page) When(t store.Time) string {
 	return t.In(p.Zone).Format("2 Jan 2006 15:04 MST")
 }
 
+// Clock formats the time of day of a stored time in the viewer's zone.
+func (p *Page) Clock(t store.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(p.Zone).Format("15:04 MST")
+}
+
 // Date formats a stored time as a date in the viewer's zone.
 func (p *Page) Date(t store.Time) string {
 	if t.IsZero() {
