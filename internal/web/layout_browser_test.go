@@ -39,6 +39,16 @@ type layoutEnv struct {
 // the walk reaches its pages with real objects instead of a 404.
 var layoutFixtures = []func(t *testing.T, e *layoutEnv){layoutFoundationFixture, layoutLicensingFixture, layoutIdPFixture}
 
+// layoutDocShots are the pages whose screenshots (as the admin sees them)
+// docs/screenshots.md shows; GATEHOUSE_UPDATE_SCREENSHOTS=1 rewrites them.
+var layoutDocShots = map[string]string{
+	"/accounts/{account}/idp":                                 "configurator",
+	"/accounts/{account}/licenses":                            "licenses",
+	"/accounts/{account}/licenses/{subscription}":             "license-details",
+	"/accounts/{account}/audit":                               "audit-log",
+	"/accounts/{account}/licenses/{subscription}/invitations": "invitations",
+}
+
 // layoutWidths are the viewport widths every page must fit: a phone and an
 // ordinary laptop window.
 var layoutWidths = []int64{390, 1280}
@@ -131,6 +141,12 @@ func TestLayoutEveryPage(t *testing.T) {
 				}
 				if err := os.WriteFile(file, png, 0o644); err != nil {
 					t.Fatal(err)
+				}
+				if doc := layoutDocShots[rt.Path]; doc != "" && v.role == "admin" && os.Getenv("GATEHOUSE_UPDATE_SCREENSHOTS") == "1" {
+					name := filepath.Join(testenv.RepoRoot(), "docs", "screenshots", fmt.Sprintf("%s-%d.png", doc, width))
+					if err := os.WriteFile(name, png, 0o644); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 		}

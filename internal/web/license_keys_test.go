@@ -125,7 +125,7 @@ func TestLicenseSublicenseKeysOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		r = admin.Post(keyPath+"/delete", nil).Expect(t, http.StatusOK)
-		apptest.MustContain(t, r.Text("main"), "gives back its 1 seats in use")
+		apptest.MustContain(t, r.Text("main"), "gives back its 1 seat in use")
 		if n := len(keyNames(admin.Get(subPath))); n != 3 {
 			t.Fatalf("asking deleted the key: %d keys", n)
 		}
