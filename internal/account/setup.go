@@ -33,7 +33,7 @@ func (s *Service) SetupLink(ctx context.Context) (string, error) {
 }
 
 // ErrSetupDone means the setup link was used already (or never existed).
-var ErrSetupDone = errors.New("this setup link is no longer valid: the first account exists already; sign in instead")
+var ErrSetupDone = errors.New("this setup link is no longer valid: the operator account exists already, or a newer link replaced this one; sign in, or run gatehouse setup-link for a fresh link")
 
 // CheckSetupToken reports whether token is the live setup token.
 func (s *Service) CheckSetupToken(ctx context.Context, token string) error {

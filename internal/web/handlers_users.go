@@ -118,7 +118,7 @@ func (s *Server) inviteRevoke(w http.ResponseWriter, r *http.Request) {
 func (s *Server) inviteShow(w http.ResponseWriter, r *http.Request) {
 	inv, err := s.Accounts.InviteByToken(r.Context(), r.PathValue("token"))
 	if errors.Is(err, account.ErrInviteInvalid) {
-		s.renderError(w, r, http.StatusNotFound, "Invitation not valid", err.Error())
+		s.renderError(w, r, http.StatusNotFound, "Invitation not valid", sentence(err))
 		return
 	} else if err != nil {
 		s.serverError(w, r, err)
@@ -132,7 +132,7 @@ func (s *Server) inviteAccept(w http.ResponseWriter, r *http.Request) {
 	inv, err := s.Accounts.AcceptInvite(r.Context(), r.PathValue("token"), &SessionFrom(r).Person, ClientIP(r))
 	switch {
 	case errors.Is(err, account.ErrInviteInvalid), errors.Is(err, account.ErrInviteOtherEmail):
-		s.renderError(w, r, http.StatusConflict, "Cannot accept this invitation", err.Error())
+		s.renderError(w, r, http.StatusConflict, "Cannot accept this invitation", sentence(err))
 		return
 	case err != nil:
 		s.serverError(w, r, err)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // viewers' time zones on machines without zoneinfo
+	"unicode"
+	"unicode/utf8"
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
@@ -325,6 +327,21 @@ type FieldErrorer interface {
 	error
 	FieldName() string
 	FieldMessage() string
+}
+
+// sentence makes a service error's text (lower case, no full stop, as Go
+// errors are written) a sentence for a page.
+func sentence(err error) string {
+	msg := strings.TrimSpace(err.Error())
+	if msg == "" {
+		return msg
+	}
+	r, size := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[size:]
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
+		msg += "."
+	}
+	return msg
 }
 
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
