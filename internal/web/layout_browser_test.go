@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"gatehouse/internal/apptest"
@@ -344,4 +346,51 @@ func layoutIdPFixture(t *testing.T, e *layoutEnv) {
 	base := "/accounts/" + e.acct + "/idp"
 	e.admin.Post(base+"/start", url.Values{"provider": {"okta"}}).Expect(t, http.StatusSeeOther)
 	e.admin.Post(base+"/domains", url.Values{"domain": {"northwind-traders.example"}}).Expect(t, http.StatusSeeOther)
+}
+
+// TestLayoutWithoutJavaScript: with scripts switched off, the workspace
+// switcher's Go button stays on the select's line at both widths, and on a
+// phone the menu opens and leads to another page.
+func TestLayoutWithoutJavaScript(t *testing.T) {
+	node := apptest.Start(t, "sqlite://"+filepath.Join(t.TempDir(), "gh.db"))
+	e := &layoutEnv{node: node, params: map[string]string{}}
+	layoutFoundationFixture(t, e)
+	ctx, cancel := context.WithTimeout(testenv.Browser(t), 2*time.Minute)
+	defer cancel()
+	run(t, ctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}),
+		chromedp.Navigate(node.URL+"/signin"),
+		chromedp.WaitVisible(chromedp.CSS("#f-email")),
+		chromedp.SendKeys(chromedp.CSS("#f-email"), e.adminEmail),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), pw),
+		chromedp.Submit(chromedp.CSS("#f-password")),
+		chromedp.WaitVisible(chromedp.CSS("header.top .who")),
+	)
+	for _, width := range layoutWidths {
+		run(t, ctx, chromedp.EmulateViewport(width, 900), chromedp.Navigate(node.URL+"/accounts/"+e.acct), chromedp.WaitVisible(chromedp.CSS("#workspace-go")))
+		sameLine := get(t, ctx, chromedp.Evaluate[bool](`(() => {
+		  const s = document.getElementById('workspace-switch').getBoundingClientRect();
+		  const b = document.getElementById('workspace-go').getBoundingClientRect();
+		  return b.top < s.bottom && b.bottom > s.top && b.left >= s.right;
+		})()`))
+		if !sameLine {
+			t.Errorf("at %d px the Go button is not beside the workspace select", width)
+		}
+	}
+	// On a phone the sidebar is hidden and the menu opens.
+	run(t, ctx,
+		chromedp.EmulateViewport(390, 900),
+		chromedp.Navigate(node.URL+"/accounts/"+e.acct),
+		chromedp.WaitVisible(chromedp.CSS("details.menu > summary")),
+		chromedp.Click(chromedp.CSS("details.menu > summary")),
+		chromedp.WaitVisible(chromedp.CSS(`details.menu nav a[href$="/users"]`)),
+		chromedp.Click(chromedp.CSS(`details.menu nav a[href$="/users"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#f-invite-role`)),
+	)
+	if here := get(t, ctx, chromedp.Text(chromedp.CSS("details.menu .menu-here"))); here != "Users" {
+		t.Errorf("the closed menu says %q, want the page's entry", here)
+	}
 }
