@@ -358,7 +358,9 @@ func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, acc *account.
 	if acc != nil && acc.AdminRestricted {
 		msg = "Single sign-on is active for this business account: admin rights come only from signing in with SSO as a member of the admins group (or as the backup login)."
 	}
-	s.renderError(w, r, http.StatusForbidden, "Not allowed", msg)
+	// The page stays in the account (header, navigation) the person is in.
+	s.render(w, r, http.StatusForbidden, "error", &Page{Title: "Not allowed", Access: acc,
+		Data: map[string]any{"Status": http.StatusForbidden, "Message": msg}})
 }
 
 // serverError logs err with a reference code and shows the code, never the error.
