@@ -24,7 +24,7 @@ const (
 // ErrMalformedCode is what NormalizeCode's errors are (errors.Is) for
 // input that cannot be an invitation code; each error's message says what
 // is wrong.
-var ErrMalformedCode = errors.New("This is not a valid activation code. A code looks like XXXXX-XXXXX-XXXXX-XXXXX.")
+var ErrMalformedCode = errors.New("malformed activation code")
 
 // CodeError is a malformed activation code with a message for people.
 type CodeError struct{ msg string }

@@ -40,7 +40,7 @@ const (
 // ErrMalformedKey is what NormalizeKey's errors are (errors.Is) for input
 // that cannot be a license key. Each error's own message says what is
 // wrong, for people.
-var ErrMalformedKey = errors.New("This is not a valid license key. A key looks like XXXXXX-XXXXXX-XXXXXX-XXXXXX-XXXXXX.")
+var ErrMalformedKey = errors.New("malformed license key")
 
 // KeyError is a malformed license key, with a message that says what is
 // wrong: a character that cannot occur, the wrong length, or — found by the
