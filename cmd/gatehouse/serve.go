@@ -36,15 +36,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var demo string
 	if cfg.Demo {
-		if _, _, err := a.Accounts.SeedDemo(ctx); err != nil {
+		d, err := a.SeedDemo(ctx)
+		if err != nil {
 			return err
 		}
 		demo = fmt.Sprintf("Demo sign-in: %s / %s\n", account.DemoEmail, account.DemoPassword)
+		if d.Trial != "" {
+			demo += fmt.Sprintf("The demo business account holds an %s: Licenses and IdP Integration work at once.\n", d.Trial)
+		}
 	}
 	return a.Serve(ctx, func(addr string) {
 		fmt.Fprintf(stdout, "Gatehouse %s is running at %s (listening on %s, database %s)\n", version(), a.Config.PublicURL, addr, a.DB.Redacted())
 		if setup != "" {
-			fmt.Fprintf(stdout, "First start: create the operator account at %s%s (the link works once)\n", a.Config.PublicURL, setup)
+			fmt.Fprintf(stdout, "No operator yet: create the operator account at %s%s (the link works once; `gatehouse setup-link` prints a fresh one)\n", a.Config.PublicURL, setup)
+			fmt.Fprintf(stdout, "Email waits in the operator's outbox at %s/operator/outbox unless --smtp-url is set\n", a.Config.PublicURL)
 		}
 		fmt.Fprint(stdout, demo)
 	})

@@ -193,10 +193,14 @@ func (e *RateLimitedError) Error() string {
 
 func humanDuration(d time.Duration) string {
 	switch {
-	case d >= time.Hour:
+	case d >= 90*time.Minute:
 		return fmt.Sprintf("%d hours", int(d.Hours()+0.5))
+	case d >= time.Hour:
+		return "1 hour"
 	case d >= 2*time.Minute:
 		return fmt.Sprintf("%d minutes", int(d.Minutes()+0.5))
+	case d < 1500*time.Millisecond:
+		return "1 second"
 	default:
 		return fmt.Sprintf("%d seconds", int(d.Seconds()+0.5))
 	}

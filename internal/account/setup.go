@@ -13,12 +13,14 @@ import (
 
 const setupTokenKey = "setup_token_hash"
 
-// SetupLink returns a one-time path that creates the first operator account,
-// or "" when people exist already. A fresh token is made at each start so a
-// link printed by an earlier start stops working.
+// SetupLink returns a one-time path that creates the operator account, or
+// "" when an operator exists already. Each call makes a fresh token (at
+// each start, and on demand with `gatehouse setup-link`), so an earlier
+// link stops working. People who are not operators (the demo admin, say)
+// do not stop it: until the operator exists, nobody can read the outbox.
 func (s *Service) SetupLink(ctx context.Context) (string, error) {
 	var n int
-	if err := s.DB.QueryRow(ctx, `SELECT COUNT(*) FROM people`).Scan(&n); err != nil {
+	if err := s.DB.QueryRow(ctx, `SELECT COUNT(*) FROM people WHERE is_operator = ?`, true).Scan(&n); err != nil {
 		return "", fmt.Errorf("setup: %w", err)
 	}
 	if n > 0 {
@@ -32,7 +34,7 @@ func (s *Service) SetupLink(ctx context.Context) (string, error) {
 }
 
 // ErrSetupDone means the setup link was used already (or never existed).
-var ErrSetupDone = errors.New("this setup link is no longer valid: the first account exists already; sign in instead")
+var ErrSetupDone = errors.New("this setup link is no longer valid: the operator account exists already, or a newer link replaced this one; sign in, or run gatehouse setup-link for a fresh link")
 
 // CheckSetupToken reports whether token is the live setup token.
 func (s *Service) CheckSetupToken(ctx context.Context, token string) error {

@@ -97,7 +97,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newDBCollector(db))
 	accounts := &account.Service{DB: db, Config: account.DefaultConfig(), PublicURL: cfg.PublicURL, Log: log}
-	srv, err := web.New(web.Config{PublicURL: cfg.PublicURL, TrustProxy: cfg.TrustProxy, CookieKey: key}, db, accounts, log, web.NewMetrics(reg))
+	srv, err := web.New(web.Config{PublicURL: cfg.PublicURL, TrustProxy: cfg.TrustProxy, CookieKey: key, MailServer: cfg.SMTPURL != ""}, db, accounts, log, web.NewMetrics(reg))
 	if err != nil {
 		return nil, err
 	}

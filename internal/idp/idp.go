@@ -159,11 +159,15 @@ func (s *Service) now() time.Time {
 type FieldError struct {
 	Field   string
 	Message string
+	// Detail is the technical reason behind Message, for people who want
+	// it (shown folded away).
+	Detail string
 }
 
 func (e *FieldError) Error() string        { return e.Field + ": " + e.Message }
 func (e *FieldError) FieldName() string    { return e.Field }
 func (e *FieldError) FieldMessage() string { return e.Message }
+func (e *FieldError) FieldDetail() string  { return e.Detail }
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}

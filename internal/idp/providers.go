@@ -19,6 +19,9 @@ type Provider struct {
 	Highlights []string
 	// Guides holds the IdP-side instructions of steps 2–6.
 	Guides map[int]Guide
+	// MetadataFrom says where the IdP offers its SAML metadata file, for
+	// the message when an upload is not usable.
+	MetadataFrom string
 }
 
 // Guide is the IdP-side part of one step.
@@ -75,6 +78,7 @@ func ProviderByID(id string) *Provider {
 
 var providerEntra = &Provider{
 	ID: ProviderEntra, Name: "Microsoft Entra ID", HasSCIM: true, UUIDLabel: "Object ID",
+	MetadataFrom: "In Microsoft Entra ID, open the Gatehouse app's Single sign-on page and download Federation Metadata XML under SAML Certificates.",
 	Highlights: []string{
 		"Group UUIDs are the groups' **Object ID** values.",
 		"In SCIM provisioning, map **externalId** from `objectId` (step 5) so SAML and SCIM identify people the same way.",
@@ -90,14 +94,14 @@ var providerEntra = &Provider{
 		3: {Intro: "Create two security groups and assign them to the application.", Items: []string{
 			"Open **Identity › Groups › All groups** and click **New group**.",
 			"Choose **Group type** **Security**, a name such as `Gatehouse Admins`, **Membership type** **Assigned**, and click **Create**. Repeat for `Gatehouse Desktop Users`.",
-			"Open each group: its **Object ID** on the **Overview** page is the UUID to enter below, next to the group's name.",
+			"Open each group: its **Object ID** on the **Overview** page is the UUID to enter in this step, next to the group's name.",
 			"Back in **Enterprise applications**, open the Gatehouse app, go to **Users and groups**, click **Add user/group**, select both groups and click **Assign**.",
 		}},
 		4: {Intro: "Exchange SAML settings in both directions.", Items: []string{
 			"In the Gatehouse application open **Single sign-on** and choose **SAML**.",
-			"Click **Upload metadata file**, select the file from **Download metadata** above and click **Add**. Check that **Identifier (Entity ID)** equals the SP Entity ID and **Reply URL (Assertion Consumer Service URL)** equals the ACS URL, then **Save**. (Instead you can click **Edit** in **Basic SAML Configuration** and paste both values.) Leave **Sign on URL**, **Relay State** and **Logout Url** empty.",
+			"Click **Upload metadata file**, select the file from this step's **Download metadata** and click **Add**. Check that **Identifier (Entity ID)** equals the SP Entity ID and **Reply URL (Assertion Consumer Service URL)** equals the ACS URL, then **Save**. (Instead you can click **Edit** in **Basic SAML Configuration** and paste both values.) Leave **Sign on URL**, **Relay State** and **Logout Url** empty.",
 			"In **Attributes & Claims** click **Edit**, then **Add a group claim**: choose **Security groups** (or **All groups** if you nest groups), **Source attribute** **Group ID**, and **Save**. Keep the default claims: they already carry the name, object identifier and display name.",
-			"In **SAML Certificates**, download **Federation Metadata XML** and upload it below with **Upload metadata**. Or copy by hand: **Login URL** into IdP SSO URL, **Microsoft Entra Identifier** into IdP Entity ID, and the contents of **Certificate (Base64)** into Public certificate.",
+			"In **SAML Certificates**, download **Federation Metadata XML** and upload it with **Upload metadata** in part 3 of this step. Or copy by hand: **Login URL** into IdP SSO URL, **Microsoft Entra Identifier** into IdP Entity ID, and the contents of **Certificate (Base64)** into Public certificate.",
 		}, Note: "A SAML token lists at most 150 groups; for people in more groups Entra sends a link instead, and Gatehouse then uses the memberships provisioned over SCIM."},
 		5: {Intro: "Let Entra provision users and groups to Gatehouse.", Items: []string{
 			"In the Gatehouse application open **Provisioning** and click **Get started** (or **New configuration**).",
@@ -114,6 +118,7 @@ var providerEntra = &Provider{
 
 var providerOkta = &Provider{
 	ID: ProviderOkta, Name: "Okta", GroupIDIsName: true, HasSCIM: true, UUIDLabel: "group name",
+	MetadataFrom: "In Okta, open the Gatehouse app's Sign On tab, open the Metadata URL and save that page as an XML file.",
 	Highlights: []string{
 		"Okta sends group **names**, so each group's UUID is its name: type the name in both fields of step 3.",
 		"The groups attribute is filtered by a regular expression: name your groups so one pattern matches both.",
@@ -132,10 +137,10 @@ var providerOkta = &Provider{
 		3: {Intro: "Create the groups and assign them to the app.", Items: []string{
 			"Open **Directory › Groups** and click **Add group**. Create `Gatehouse Admins` and `Gatehouse Desktop Users` (names the regex of step 2 matches).",
 			"Open the Gatehouse app, go to **Assignments › Assign › Assign to Groups**, and assign both groups.",
-			"Enter each group below with its exact Okta name in **both** fields, display name and UUID: Okta sends names, not ids.",
+			"Enter each group in this step with its exact Okta name in **both** fields, display name and UUID: Okta sends names, not ids.",
 		}},
 		4: {Intro: "You entered Gatehouse's values in step 2; now bring Okta's values here.", Items: []string{
-			"Open the app's **Sign On** tab. Copy the **Metadata URL**, open it in a browser tab, save the page as an XML file and upload it below with **Upload metadata**.",
+			"Open the app's **Sign On** tab. Copy the **Metadata URL**, open it in a browser tab, save the page as an XML file and upload it with **Upload metadata** in part 3 of this step.",
 			"Or click **View SAML setup instructions** and copy by hand: **Identity Provider Single Sign-On URL** into IdP SSO URL, **Identity Provider Issuer** into IdP Entity ID, and **X.509 Certificate** into Public certificate.",
 		}},
 		5: {Intro: "Switch on SCIM provisioning for the app.", Items: []string{
@@ -154,6 +159,7 @@ var providerOkta = &Provider{
 
 var providerPing = &Provider{
 	ID: ProviderPing, Name: "Ping Identity (PingOne)", HasSCIM: true, UUIDLabel: "group ID",
+	MetadataFrom: "In PingOne, click Download Metadata on the Gatehouse app's Overview (or Configuration) tab.",
 	Highlights: []string{
 		"Group UUIDs are the PingOne group IDs; the `groups` attribute maps to **Group IDs**.",
 		"Attribute names are case-sensitive in PingOne: type them exactly.",
@@ -170,11 +176,11 @@ var providerPing = &Provider{
 		}},
 		3: {Intro: "Create the groups and give them access to the app.", Items: []string{
 			"Open **Directory › Groups**, click **+**, enter a name and description and **Save**. Create `Gatehouse Admins` and `Gatehouse Desktop Users`.",
-			"Open each group and copy its **ID**: that is the UUID to enter below.",
+			"Open each group and copy its **ID**: that is the UUID to enter in this step.",
 			"In **Applications › Applications** open the Gatehouse app, go to the **Access** tab, click the pencil, add both groups and **Save**.",
 		}},
 		4: {Intro: "You entered Gatehouse's values in step 2; now bring PingOne's values here.", Items: []string{
-			"On the app's **Overview** (or **Configuration**) tab click **Download Metadata** and upload the file below with **Upload metadata**.",
+			"On the app's **Overview** (or **Configuration**) tab click **Download Metadata** and upload the file with **Upload metadata** in part 3 of this step.",
 			"Or copy by hand: **Issuer ID** into IdP Entity ID, **Single Signon Service** into IdP SSO URL, and the certificate from **Download Signing Certificate** (X509 PEM) into Public certificate.",
 		}},
 		5: {Intro: "Create an outbound SCIM connection and a rule that uses it.", Items: []string{
@@ -192,6 +198,7 @@ var providerPing = &Provider{
 
 var providerJumpCloud = &Provider{
 	ID: ProviderJumpCloud, Name: "JumpCloud", HasSCIM: true, UUIDLabel: "group ID",
+	MetadataFrom: "In JumpCloud, click Export Metadata at the top of the Gatehouse app's SSO tab.",
 	Highlights: []string{
 		"Under **Sign**, choose **Assertion and Response**: both must be signed.",
 		"Tick **Declare Redirect Endpoint** so the exported metadata has the endpoint Gatehouse uses.",
@@ -213,11 +220,11 @@ var providerJumpCloud = &Provider{
 			"Open each group: its ID is the part of the browser's address after `/groups/user/`, for example `67c0bea6ecc3120001efa8da`. Copy it.",
 			"On the group's **Details** tab add a custom attribute of type **String** named `groups` whose value is that ID, and **Save Group**.",
 			"Open **SSO Applications**, the Gatehouse app, its **User Groups** tab, tick both groups and **Save**.",
-			"Enter each group's name and ID below.",
+			"Enter each group's name and ID in this step.",
 		}},
 		4: {Intro: "You entered Gatehouse's values in step 2; now bring JumpCloud's values here.", Items: []string{
 			"On the app's **SSO** tab check that **Sign** is **Assertion and Response** and **Declare Redirect Endpoint** is ticked.",
-			"Click **Export Metadata** at the top of the **SSO** tab and upload the file below with **Upload metadata**.",
+			"Click **Export Metadata** at the top of the **SSO** tab and upload the file with **Upload metadata** in part 3 of this step.",
 			"If you prefer to copy by hand: the **IdP Entity ID** you chose into IdP Entity ID, the **IDP URL** into IdP SSO URL, and the IdP certificate (**IDP Certificate**) into Public certificate.",
 		}},
 		5: {Intro: "Switch on SCIM in the app's identity management.", Items: []string{
@@ -235,6 +242,7 @@ var providerJumpCloud = &Provider{
 
 var providerGoogle = &Provider{
 	ID: ProviderGoogle, Name: "Google Workspace", GroupIDIsName: true, HasSCIM: false, UUIDLabel: "group name",
+	MetadataFrom: "In the Google Admin console, open Apps › Web and mobile apps, open the Gatehouse app and click Download metadata.",
 	Highlights: []string{
 		"Google Workspace has no SCIM for custom SAML apps: switch SCIM off in step 5. People who leave must then be deactivated by hand.",
 		"Google sends group **names**: type each group's name in both fields of step 3.",
@@ -251,14 +259,14 @@ var providerGoogle = &Provider{
 		}},
 		3: {Intro: "Create two security groups.", Items: []string{
 			"Open **Directory › Groups** and click **Create group**. Give it a name such as `Gatehouse Admins` and a group email, apply the **Security** label, and click **Create group**. Repeat for `Gatehouse Desktop Users`.",
-			"Enter each group below with its exact Google name in **both** fields, display name and UUID: Google sends names, not ids.",
+			"Enter each group in this step with its exact Google name in **both** fields, display name and UUID: Google sends names, not ids.",
 		}},
 		4: {Intro: "You entered Gatehouse's values in step 2; now bring Google's values here.", Items: []string{
-			"Upload the metadata file downloaded in step 2 below with **Upload metadata**. To get it again: **Apps › Web and mobile apps**, open the app and click **Download metadata**.",
+			"Upload the metadata file downloaded in step 2 with **Upload metadata** in part 3 of this step. To get it again: **Apps › Web and mobile apps**, open the app and click **Download metadata**.",
 			"Or copy by hand from **Google Identity Provider details**: **SSO URL** into IdP SSO URL, **Entity ID** into IdP Entity ID, **Certificate** into Public certificate.",
 		}},
 		5: {Intro: "Google Workspace does not provision custom SAML apps over SCIM.", Items: []string{
-			"Untick **Use SCIM provisioning** below and click **Save**: the step turns green.",
+			"Untick **Use SCIM provisioning** at the top of this step and click **Save**: the step turns green.",
 			"People appear in Gatehouse at their first SSO sign-in. When someone leaves, remove them from the Google groups and deactivate them on the Users page here — their seat is then returned.",
 		}},
 		6: {Intro: "Put people into the two groups.", Items: []string{
@@ -270,6 +278,7 @@ var providerGoogle = &Provider{
 
 var providerOther = &Provider{
 	ID: ProviderOther, Name: "Other SAML 2.0 / SCIM 2.0 IdP", HasSCIM: true, UUIDLabel: "group identifier",
+	MetadataFrom: "Export the SAML metadata of the Gatehouse application from your IdP's admin console.",
 	Highlights: []string{
 		"These steps follow the Microsoft Entra ID setup; use your IdP's names for the same settings.",
 		"The group UUID is whatever your IdP puts in the `groups` attribute and in SCIM (an object id, or the group name).",
@@ -283,20 +292,20 @@ var providerOther = &Provider{
 		}},
 		3: {Intro: "Create two groups and assign them to the application.", Items: []string{
 			"Create a group for the admins of this business account and one for Desktop users.",
-			"Find the identifier your IdP sends for each group in the SAML `groups` attribute and as the SCIM group's externalId (an object id; some IdPs send the name) and enter it below as the UUID, with the group's display name.",
+			"Find the identifier your IdP sends for each group in the SAML `groups` attribute and as the SCIM group's externalId (an object id; some IdPs send the name) and enter it in this step as the UUID, with the group's display name.",
 			"Assign both groups to the Gatehouse application.",
 		}},
 		4: {Intro: "Exchange SAML settings in both directions.", Items: []string{
-			"Give your IdP Gatehouse's SP metadata (**Download metadata** above), or enter the SP Entity ID as the audience / entity ID and the ACS URL as the reply / ACS URL (HTTP-POST binding).",
-			"Send the NameID as the email address (or a persistent id), and the attributes in the table below. Attribute names are matched case-insensitively; Entra-style claim URIs work too.",
+			"Give your IdP Gatehouse's SP metadata (**Download metadata** in part 1 of this step), or enter the SP Entity ID as the audience / entity ID and the ACS URL as the reply / ACS URL (HTTP-POST binding).",
+			"Send the NameID as the email address (or a persistent id), and the attributes in part 2 of this step. Attribute names are matched case-insensitively; Entra-style claim URIs work too.",
 			"Sign the assertion, the response, or both, with RSA-SHA256.",
-			"Export the IdP's metadata and upload it below, or copy its entity ID, its SSO URL (HTTP-Redirect or HTTP-POST binding) and its signing certificate.",
+			"Export the IdP's metadata and upload it with **Upload metadata** in part 3 of this step, or copy its entity ID, its SSO URL (HTTP-Redirect or HTTP-POST binding) and its signing certificate.",
 		}},
 		5: {Intro: "Configure your IdP's SCIM 2.0 client.", Items: []string{
-			"Set the SCIM base URL as the tenant / base URL, and authenticate with the HTTP header `Authorization: Bearer <token>` using the bearer token below.",
+			"Set the SCIM base URL as the tenant / base URL, and authenticate with the HTTP header `Authorization: Bearer <token>` using the bearer token generated in this step.",
 			"Use `userName` (the login or email) as the matching attribute, and send the same stable id as `externalId` that the SAML `objectidentifier` carries.",
 			"Provision the members of both groups, and push the groups themselves.",
-		}, Note: "If your IdP has no SCIM, switch SCIM off below and manage people by hand."},
+		}, Note: "If your IdP has no SCIM, switch SCIM off at the top of this step and manage people by hand."},
 		6: {Intro: "Put people into the two groups.", Items: []string{
 			"Add the admins of this business account to the admins group, and everyone who activates Desktop to the Desktop Users group (admins who use Desktop to both).",
 		}},

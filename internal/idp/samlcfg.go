@@ -163,7 +163,7 @@ func (s *Service) UploadMetadata(ctx context.Context, accountID string, xml []by
 	}
 	idp, err := saml.ParseIdPMetadata(xml)
 	if err != nil {
-		return idp, &FieldError{Field: "metadata", Message: "The metadata was not accepted: " + sentence(err.Error())}
+		return idp, s.metadataRefusal(ctx, accountID, err)
 	}
 	if err := checkEntityID(idp.EntityID); err != nil {
 		return idp, &FieldError{Field: "metadata", Message: "The metadata was not accepted: its entityID: " + err.Error()}
@@ -174,6 +174,34 @@ func (s *Service) UploadMetadata(ctx context.Context, accountID string, xml []by
 	err = s.storeSAML(ctx, accountID, samlValues{entity: idp.EntityID, ssoURL: idp.SSOURL, binding: idp.SSOBinding,
 		pemText: encodePEM(idp.Certificates), wantSigned: idp.WantAuthnRequestsSigned}, "idp.metadata_uploaded", actor)
 	return idp, err
+}
+
+// metadataRefusal says what the admin should do about an unusable metadata
+// upload; the parser's reason goes into Detail.
+func (s *Service) metadataRefusal(ctx context.Context, accountID string, err error) error {
+	from := providerOther.MetadataFrom
+	if in, ierr := getIntegration(ctx, s.DB, accountID); ierr == nil {
+		if p := ProviderByID(in.Provider); p != nil && p.MetadataFrom != "" {
+			from = p.MetadataFrom
+		}
+	}
+	msg := "This file is not usable as your IdP's metadata. " + from
+	var me *saml.MetadataError
+	if errors.As(err, &me) {
+		switch me.Problem {
+		case saml.MetadataUnreadable:
+			msg = "This file is not SAML metadata. " + from + " Then upload that file."
+		case saml.MetadataUnsafe:
+			msg = "This file contains a document type declaration (DTD), which Gatehouse refuses for safety. " + from + " Upload it unchanged."
+		case saml.MetadataTooMany:
+			msg = "This file lists many identity providers (a federation list). Upload the metadata of your own IdP only. " + from
+		case saml.MetadataOfSP:
+			msg = "This is the metadata of a service provider — perhaps Gatehouse's own file from Download metadata — not of your IdP. " + from
+		case saml.MetadataIncomplete:
+			msg = "Your IdP's metadata is not usable: " + sentence(err.Error()) + " Check the Gatehouse application's SAML settings in your IdP and download the metadata again, or enter the three values by hand."
+		}
+	}
+	return &FieldError{Field: "metadata", Message: msg, Detail: sentence(err.Error())}
 }
 
 // samlValues are step 4's stored IdP values.

@@ -140,7 +140,7 @@ func (s *Service) evaluate(in *Integration, domains []Domain, scimOn, tokenExist
 	case len(domains) == 0:
 		st.Left = "Add your organization's email domain and verify it with a DNS TXT record."
 	case pending+failed > 0:
-		st.Left = fmt.Sprintf("%d of %d domains verified; every listed domain must be verified (or removed).", verified, len(domains))
+		st.Left = fmt.Sprintf("%d of %d domain%s verified; every listed domain must be verified (or removed).", verified, len(domains), plural(len(domains)))
 	default:
 		st.Done = true
 		st.Summary = fmt.Sprintf("%d verified domain%s", verified, plural(verified))
@@ -193,7 +193,7 @@ func (s *Service) evaluate(in *Integration, domains []Domain, scimOn, tokenExist
 	}
 	for _, c := range s.Certificates(in) {
 		if c.ExpiresSoon {
-			st.Warning = fmt.Sprintf("A signing certificate expires in %d days: add the IdP's new certificate before then.", c.DaysLeft)
+			st.Warning = fmt.Sprintf("A signing certificate expires in %d day%s: add the IdP's new certificate before then.", c.DaysLeft, plural(c.DaysLeft))
 		}
 	}
 	// 5: SCIM off (saved), or on with a token and ticked.

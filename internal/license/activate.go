@@ -180,7 +180,7 @@ func (s *Service) resolve(ctx context.Context, in *ActivateInput, hardwareUUID s
 	case in.Key != "":
 		norm, err := NormalizeKey(in.Key)
 		if err != nil {
-			return nil, deviceErr(CodeInvalidKey, "%s", ErrMalformedKey.Error())
+			return nil, deviceErr(CodeInvalidKey, "%s", err.Error())
 		}
 		args := append(t.scanArgs(), &t.exID, &t.exStatus, &t.exInvitation)
 		err = s.DB.QueryRow(ctx, `SELECT `+targetColumns+`, `+existingColumns+`
@@ -195,7 +195,7 @@ func (s *Service) resolve(ctx context.Context, in *ActivateInput, hardwareUUID s
 	case in.Code != "":
 		norm, err := NormalizeCode(in.Code)
 		if err != nil {
-			return nil, deviceErr(CodeInvalidCode, "%s", ErrMalformedCode.Error())
+			return nil, deviceErr(CodeInvalidCode, "%s", err.Error())
 		}
 		args := append(t.scanArgs(), &t.invitationID, &t.invUsed, &t.invRevoked, &t.invExpiry, &t.exID, &t.exStatus, &t.exInvitation)
 		err = s.DB.QueryRow(ctx, `SELECT `+targetColumns+`, i.id, i.used_at, i.revoked_at, i.expires_at, `+existingColumns+`

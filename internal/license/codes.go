@@ -3,8 +3,10 @@ package license
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
+	"unicode/utf8"
 
 	"gatehouse/internal/ids"
 )
@@ -19,8 +21,16 @@ const (
 	codeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 )
 
-// ErrMalformedCode is returned for input that cannot be an invitation code.
-var ErrMalformedCode = errors.New("this is not a valid activation code: check it for typos (it looks like XXXXX-XXXXX-XXXXX-XXXXX)")
+// ErrMalformedCode is what NormalizeCode's errors are (errors.Is) for
+// input that cannot be an invitation code; each error's message says what
+// is wrong.
+var ErrMalformedCode = errors.New("malformed activation code")
+
+// CodeError is a malformed activation code with a message for people.
+type CodeError struct{ msg string }
+
+func (e *CodeError) Error() string        { return e.msg }
+func (e *CodeError) Is(target error) bool { return target == ErrMalformedCode }
 
 // GenerateCode returns a new random invitation code in display form.
 func GenerateCode() string {
@@ -40,10 +50,12 @@ func GenerateCode() string {
 // spaces and dashes. 0, 1, I and O never occur in a code; input holding them
 // is reported as malformed rather than guessed at.
 func NormalizeCode(input string) (string, error) {
+	const shape = "four groups of five, like XXXXX-XXXXX-XXXXX-XXXXX"
 	if len(input) > 100 {
-		return "", ErrMalformedCode
+		return "", &CodeError{"This is far longer than an activation code, which has 20 letters and digits (" + shape + "). Paste only the code."}
 	}
 	raw := make([]byte, 0, codeChars)
+	n := 0
 	for i := 0; i < len(input); i++ {
 		c := input[i]
 		switch {
@@ -52,13 +64,20 @@ func NormalizeCode(input string) (string, error) {
 		case c >= 'a' && c <= 'z':
 			c -= 'a' - 'A'
 		}
-		if strings.IndexByte(codeAlphabet, c) < 0 || len(raw) == codeChars {
-			return "", ErrMalformedCode
+		if strings.IndexByte(codeAlphabet, c) < 0 {
+			if strings.IndexByte("01IO", c) >= 0 {
+				return "", &CodeError{fmt.Sprintf("Activation codes never contain 0, 1, I or O, but this has “%c”. Check the code in the invitation email (it may be a license key instead).", c)}
+			}
+			r, _ := utf8.DecodeRuneInString(input[i:])
+			return "", &CodeError{fmt.Sprintf("An activation code has only letters and digits, but this has “%s”. Copy the code again.", string(r))}
 		}
-		raw = append(raw, c)
+		n++
+		if len(raw) < codeChars {
+			raw = append(raw, c)
+		}
 	}
-	if len(raw) != codeChars {
-		return "", ErrMalformedCode
+	if n != codeChars {
+		return "", &CodeError{fmt.Sprintf("This has %d letters and digits, but an activation code has 20 (%s).", n, shape)}
 	}
 	return formatCode(raw), nil
 }

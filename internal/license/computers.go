@@ -236,3 +236,33 @@ func cell(v string) string {
 	}
 	return v
 }
+
+// PersonActivation is one computer a person activated with their company
+// sign-in (an SSO seat), as the person sees it on their dashboard.
+type PersonActivation struct {
+	ID           string
+	ComputerName string
+	AppVersion   string
+	ActivatedAt  store.Time
+	LastCheckAt  store.Time
+}
+
+// PersonActivations lists the active Desktop activations a person holds in
+// an account through SSO, newest first.
+func (s *Service) PersonActivations(ctx context.Context, accountID, personID string) ([]PersonActivation, error) {
+	rows, err := s.DB.Query(ctx, `SELECT id, computer_name, app_version, activated_at, last_check_at FROM license_activations
+		WHERE account_id = ? AND person_id = ? AND status = 'active' ORDER BY activated_at DESC, id LIMIT 100`, accountID, personID)
+	if err != nil {
+		return nil, fmt.Errorf("person activations: %w", err)
+	}
+	defer rows.Close()
+	var out []PersonActivation
+	for rows.Next() {
+		var a PersonActivation
+		if err := rows.Scan(&a.ID, &a.ComputerName, &a.AppVersion, &a.ActivatedAt, &a.LastCheckAt); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

@@ -3,8 +3,10 @@ package license
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
+	"unicode/utf8"
 
 	"gatehouse/internal/ids"
 )
@@ -35,9 +37,20 @@ const (
 	checkModulus = 1291
 )
 
-// ErrMalformedKey is what Normalize returns for input that cannot be a
-// license key. Its message is meant for people.
-var ErrMalformedKey = errors.New("this is not a valid key: check it for typos (it looks like XXXXXX-XXXXXX-XXXXXX-XXXXXX-XXXXXX)")
+// ErrMalformedKey is what NormalizeKey's errors are (errors.Is) for input
+// that cannot be a license key. Each error's own message says what is
+// wrong, for people.
+var ErrMalformedKey = errors.New("malformed license key")
+
+// KeyError is a malformed license key, with a message that says what is
+// wrong: a character that cannot occur, the wrong length, or — found by the
+// check characters — which character is mistyped.
+type KeyError struct{ msg string }
+
+func (e *KeyError) Error() string        { return e.msg }
+func (e *KeyError) Is(target error) bool { return target == ErrMalformedKey }
+
+func keyErr(format string, args ...any) error { return &KeyError{msg: fmt.Sprintf(format, args...)} }
 
 func charValue(c byte) int {
 	switch {
@@ -91,10 +104,12 @@ func GenerateKey() string {
 // or misplaced dashes are forgiven; anything else is not. The check digits
 // are verified, so a typo is caught here, before any lookup.
 func NormalizeKey(input string) (string, error) {
+	const shape = "five groups of six, like XXXXXX-XXXXXX-XXXXXX-XXXXXX-XXXXXX"
 	if len(input) > 200 {
-		return "", ErrMalformedKey
+		return "", keyErr("This is far longer than a license key, which has 30 letters and digits (%s). Paste only the key.", shape)
 	}
 	raw := make([]byte, 0, keyChars)
+	n := 0 // letters and digits seen
 	for i := 0; i < len(input); i++ {
 		c := input[i]
 		switch {
@@ -104,17 +119,81 @@ func NormalizeKey(input string) (string, error) {
 			c -= 'a' - 'A'
 		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		default:
-			return "", ErrMalformedKey
+			r, _ := utf8.DecodeRuneInString(input[i:])
+			return "", keyErr("A license key has only the letters A–Z and the digits 0–9, but this has “%s”. Copy the key again.", string(r))
 		}
-		if len(raw) == keyChars {
-			return "", ErrMalformedKey
+		n++
+		if len(raw) < keyChars {
+			raw = append(raw, c)
 		}
-		raw = append(raw, c)
 	}
-	if len(raw) != keyChars || checkSum(raw, keyChars) != 0 {
-		return "", ErrMalformedKey
+	switch {
+	case n > keyChars:
+		return "", keyErr("This has %d letters and digits, but a license key has 30 (%s). Paste only the key.", n, shape)
+	case n < keyChars:
+		return "", keyErr("This has %d letters and digits, but a license key has 30 (%s). Part of the key is missing.", n, shape)
+	case checkSum(raw, keyChars) != 0:
+		return "", keyErr("This key has a typo: its last two characters, which check the others, do not match. %s", typoHint(raw))
 	}
 	return format(raw), nil
+}
+
+// typoHint uses the check characters to say where the typo is. The check
+// catches every single wrong character and every swap of neighbours (see
+// above), so the wrong sum points at the positions where one such mistake
+// explains it. Often that is one position; sometimes a few fit.
+func typoHint(raw []byte) string {
+	r := checkSum(raw, keyChars)
+	var hints []string
+	for i := 0; i < keyChars; i++ {
+		// A wrong character at i changed the sum by w_i·Δ ≡ r, so
+		// Δ ≡ r·w_i⁻¹ (mod 1291); it fits when the character it replaced
+		// was a letter or digit.
+		d := r * modInverse(weight(i)) % checkModulus
+		if d > checkModulus/2 {
+			d -= checkModulus
+		}
+		if orig := charValue(raw[i]) - d; d != 0 && orig >= 0 && orig < len(keyAlphabet) {
+			hints = append(hints, fmt.Sprintf("the %s (“%c”)", keyPlace(i), raw[i]))
+		}
+	}
+	for i := 0; i+1 < keyChars; i++ {
+		// Neighbours i and i+1 swapped changed the sum by (w_i − w_i+1)·(t_i − t_i+1).
+		diff := charValue(raw[i]) - charValue(raw[i+1])
+		if diff != 0 && ((weight(i)-weight(i+1))*diff%checkModulus+checkModulus)%checkModulus == r {
+			hints = append(hints, fmt.Sprintf("the %s and %s (“%c%c”), which may be swapped", keyPlace(i), keyPlace(i+1), raw[i], raw[i+1]))
+		}
+	}
+	switch {
+	case len(hints) == 1:
+		return "Check " + hints[0] + "."
+	case len(hints) > 1 && len(hints) <= 3:
+		return "Check " + strings.Join(hints[:len(hints)-1], ", ") + " or " + hints[len(hints)-1] + "."
+	}
+	return "Compare it character by character with the original."
+}
+
+// keyPlace names position i (0-based) for people: "3rd character of group 2".
+func keyPlace(i int) string {
+	pos := i%keyGroup + 1
+	suffix := map[int]string{1: "st", 2: "nd", 3: "rd"}[pos]
+	if suffix == "" {
+		suffix = "th"
+	}
+	return fmt.Sprintf("%d%s character of group %d", pos, suffix, i/keyGroup+1)
+}
+
+// modInverse returns a⁻¹ mod 1291 (prime, so a^(p−2)).
+func modInverse(a int) int {
+	result, base, e := 1, a%checkModulus, checkModulus-2
+	for e > 0 {
+		if e&1 == 1 {
+			result = result * base % checkModulus
+		}
+		base = base * base % checkModulus
+		e >>= 1
+	}
+	return result
 }
 
 // ValidKey reports whether s is a well-formed key (in any accepted spelling).

@@ -261,7 +261,7 @@ func (s *Service) CreateSublicense(ctx context.Context, caller Caller, subscript
 				return err
 			}
 		} else if pool := sub.Seats - sub.Reserved; in.Seats > pool {
-			return fieldErr("seats", "A dynamic key draws from the shared pool, which has %d seats; allot at most %d.", pool, pool)
+			return fieldErr("seats", "A dynamic key draws from the shared pool, which has %s; allot at most %d.", seatCount(pool), pool)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO license_keys (id, subscription_id, account_id, kind, name, key_hash, key_last, key_sealed, seats, used, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`, k.ID, sub.ID, caller.AccountID, k.Kind, k.Name, hash, k.Last,
@@ -311,8 +311,8 @@ func (s *Service) reserveRoomError(ctx context.Context, q store.Querier, subscri
 		return err
 	}
 	room := sub.SharedFree()
-	return fieldErr("seats", "Only %d of the subscription's %d seats can still be reserved (%d are reserved by other keys, %d are in use from the shared pool); you asked for %d.",
-		room, sub.Seats, sub.Reserved, sub.SharedUsed, asked)
+	return fieldErr("seats", "Only %d of the subscription's %d seats can still be reserved (%d %s reserved by other keys, %d %s in use from the shared pool); you asked for %d.",
+		room, sub.Seats, sub.Reserved, isAre(sub.Reserved), sub.SharedUsed, isAre(sub.SharedUsed), asked)
 }
 
 // UpdateKey renames a key and, for sublicense keys, changes its type and
@@ -364,7 +364,7 @@ func (s *Service) UpdateKey(ctx context.Context, caller Caller, keyID string, in
 				return gerr
 			}
 			if cur.Used > in.Seats {
-				return fieldErr("seats", "%d seats of this key are in use; free some before lowering its seats to %d.", cur.Used, in.Seats)
+				return fieldErr("seats", "%s of this key %s in use; free some before lowering its seats to %d.", seatCount(cur.Used), isAre(cur.Used), in.Seats)
 			}
 			return fieldErr("seats", "The key was changed by someone else meanwhile; reload and try again.")
 		} else if err != nil {
@@ -387,7 +387,7 @@ func (s *Service) UpdateKey(ctx context.Context, caller Caller, keyID string, in
 					if in.Kind == KindReserved {
 						return s.reserveRoomError(ctx, tx, k.SubscriptionID, in.Seats)
 					}
-					return fieldErr("kind", "The shared pool has no room for the %d seats this key holds; free seats first.", used)
+					return fieldErr("kind", "The shared pool has no room for the %s this key holds; free seats first.", seatCount(used))
 				}
 				return err
 			}
@@ -398,7 +398,7 @@ func (s *Service) UpdateKey(ctx context.Context, caller Caller, keyID string, in
 				return err
 			}
 			if pool := sub.Seats - sub.Reserved; in.Seats > pool {
-				return fieldErr("seats", "A dynamic key draws from the shared pool, which has %d seats; allot at most %d.", pool, pool)
+				return fieldErr("seats", "A dynamic key draws from the shared pool, which has %s; allot at most %d.", seatCount(pool), pool)
 			}
 		}
 		k.Name, k.Kind, k.Seats, k.Used = in.Name, in.Kind, in.Seats, used
@@ -429,7 +429,7 @@ func (s *Service) DeleteKey(ctx context.Context, caller Caller, keyID string, co
 			return 0, err
 		}
 		return 0, &ConfirmationError{Action: "delete_key", Message: fmt.Sprintf(
-			"Deleting %s gives back its %d seats in use (its computers are deactivated, SSO seats drawn from it are revoked) and revokes its pending invitations. Delete it?", keyLabel(k), k.Used)}
+			"Deleting %s gives back its %s in use (its computers are deactivated, SSO seats drawn from it are revoked) and revokes its pending invitations. Delete it?", keyLabel(k), seatCount(k.Used))}
 	}
 	now := store.At(s.now())
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
@@ -572,4 +572,19 @@ func (s *Service) UnassignKeyAdmin(ctx context.Context, caller Caller, keyID, pe
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: caller.AccountID, Action: "license.key_admin_removed",
 			TargetType: "license_key", TargetID: k.ID, TargetLabel: keyLabel(k), Before: map[string]any{"person_id": personID}})
 	})
+}
+
+// seatCount says "1 seat" or "N seats".
+func seatCount(n int) string {
+	if n == 1 {
+		return "1 seat"
+	}
+	return fmt.Sprintf("%d seats", n)
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }

@@ -1,6 +1,7 @@
 package license
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -171,6 +172,53 @@ func TestParseTerm(t *testing.T) {
 	for _, in := range []string{"", "y", "1", "1x", "-1y", "0d", "99999y", "1y2"} {
 		if got, err := ParseTerm(in); err == nil {
 			t.Errorf("ParseTerm(%q) accepted: %v", in, got)
+		}
+	}
+}
+
+// A mistyped character is named by its place when the check characters
+// single it out (or among at most three places), never wrongly; the
+// messages are sentences that say what is wrong.
+func TestKeyTypoNamesTheCharacter(t *testing.T) {
+	named, total := 0, 0
+	for n := 0; n < 400; n++ {
+		k := GenerateKey()
+		raw := []byte(strings.ReplaceAll(k, "-", ""))
+		i := n % keyChars
+		orig := raw[i]
+		raw[i] = keyAlphabet[(strings.IndexByte(keyAlphabet, orig)+1+n%35)%len(keyAlphabet)]
+		_, err := NormalizeKey(format(raw))
+		if !errors.Is(err, ErrMalformedKey) {
+			t.Fatalf("typo not caught: %v", err)
+		}
+		msg := err.Error()
+		total++
+		if !strings.HasPrefix(msg, "This key has a typo:") || strings.Contains(msg, "XXXXXX") {
+			t.Fatalf("message %q", msg)
+		}
+		if strings.Contains(msg, "Compare it character by character") {
+			continue
+		}
+		if !strings.Contains(msg, keyPlace(i)) {
+			t.Fatalf("typo at %s, message %q", keyPlace(i), msg)
+		}
+		named++
+	}
+	if named*2 < total {
+		t.Errorf("only %d of %d typos were located", named, total)
+	}
+	t.Logf("%d of %d typos located", named, total)
+
+	k := GenerateKey()
+	for in, want := range map[string]string{
+		k[:len(k)-1]:                    "This has 29 letters and digits, but a license key has 30",
+		k + "7":                         "This has 31 letters and digits",
+		strings.Replace(k, "-", "_", 1): "but this has “_”",
+		"Ä" + k[1:]:                     "but this has “Ä”",
+		strings.Repeat(k, 10):           "far longer than a license key",
+	} {
+		if _, err := NormalizeKey(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("NormalizeKey(%q) = %v, want %q", in, err, want)
 		}
 	}
 }

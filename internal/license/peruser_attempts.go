@@ -240,9 +240,14 @@ type SSOCompleteInput struct {
 
 // SSOCompletion is what the person reads after a successful sign-in.
 type SSOCompletion struct {
-	Attempt     *SSOAttempt
-	KeyID       string
-	KeyName     string
+	Attempt *SSOAttempt
+	KeyID   string
+	KeyName string
+	// Product names what the person now uses, e.g. "Desktop Enterprise
+	// Edition"; AccountName the organization whose license it is. The
+	// person's page shows these, not the internal key name.
+	Product     string
+	AccountName string
 	NewSeat     bool
 	Reactivated bool
 	MovedFrom   string   // key id the seat moved from
@@ -337,6 +342,16 @@ func (s *Service) CompleteSSOActivation(ctx context.Context, in SSOCompleteInput
 	a.State, a.PersonID, a.KeyID, a.ActivationID = AttemptCompleted, in.PersonID, p.keyID, res.activationID
 	c := &SSOCompletion{Attempt: a, KeyID: p.keyID, KeyName: keyDisplay(p.keyName, p.keyLast), NewSeat: res.newSeat,
 		Reactivated: res.reactivated, MovedFrom: res.movedFrom}
+	var edition string
+	var trial bool
+	if err := s.DB.QueryRow(ctx, `SELECT a.name, s.edition, s.trial FROM license_keys k JOIN subscriptions s ON s.id = k.subscription_id
+		JOIN accounts a ON a.id = k.account_id WHERE k.id = ? AND k.account_id = ?`, p.keyID, in.AccountID).Scan(&c.AccountName, &edition, &trial); err != nil {
+		return nil, fmt.Errorf("complete sso activation: read product: %w", err)
+	}
+	c.Product = "Desktop " + EditionLabel(edition)
+	if trial {
+		c.Product += " (trial)"
+	}
 	if len(p.candidates) > 1 {
 		c.Conflict = p.candidates
 	}

@@ -51,7 +51,7 @@ type KeyPreview struct {
 func (s *Service) PreviewKey(ctx context.Context, caller Caller, key string) (*KeyPreview, error) {
 	norm, err := NormalizeKey(key)
 	if err != nil {
-		return nil, &FieldError{Field: "key", Message: ErrMalformedKey.Error()}
+		return nil, &FieldError{Field: "key", Message: err.Error()}
 	}
 	sub, kind, err := subscriptionByKey(ctx, s.DB, norm)
 	if err != nil {
@@ -90,7 +90,7 @@ func subscriptionByKey(ctx context.Context, q store.Querier, norm string) (*Subs
 func (s *Service) RegisterKey(ctx context.Context, caller Caller, in RegisterInput, actor audit.Actor) (*RegisterResult, error) {
 	norm, err := NormalizeKey(in.Key)
 	if err != nil {
-		return nil, &FieldError{Field: "key", Message: ErrMalformedKey.Error()}
+		return nil, &FieldError{Field: "key", Message: err.Error()}
 	}
 	in.DisplayName = strings.TrimSpace(in.DisplayName)
 	if utf8.RuneCountInString(in.DisplayName) > 80 || strings.ContainsAny(in.DisplayName, "\x00\r\n") {

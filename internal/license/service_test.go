@@ -56,7 +56,7 @@ func TestRegisterKey(t *testing.T) {
 		}
 		// A typo is caught before any lookup.
 		_, err = s.RegisterKey(ctx, a, RegisterInput{Key: typo(key, 3)}, testActor)
-		if fe := wantField(t, err, "key"); !strings.Contains(fe.Message, "not a valid key") {
+		if fe := wantField(t, err, "key"); !strings.HasPrefix(fe.Message, "This key has a typo") {
 			t.Fatalf("typo message %q", fe.Message)
 		}
 		// Preview.

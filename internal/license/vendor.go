@@ -92,7 +92,7 @@ func (s *Service) findSubscription(ctx context.Context, q store.Querier, ref str
 	}
 	norm, err := NormalizeKey(ref)
 	if err != nil {
-		return nil, fieldErr("key", "%s", ErrMalformedKey.Error())
+		return nil, fieldErr("key", "%s", err.Error())
 	}
 	var subID string
 	if err := q.QueryRow(ctx, `SELECT subscription_id FROM license_keys WHERE key_hash = ?`, keyHash(norm)).Scan(&subID); err != nil {
@@ -342,7 +342,7 @@ func (s *Service) Extend(ctx context.Context, ref string, in ExtendInput, actor 
 			return fmt.Errorf("extend: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return fieldErr("seats", "%d seats are reserved or in use; the subscription cannot go below that.", sub.Reserved+sub.SharedUsed)
+			return seatsBelow(sub.Reserved + sub.SharedUsed)
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: sub.AccountID, Action: "license.subscription_extended",
 			TargetType: "subscription", TargetID: sub.ID, TargetLabel: sub.Label(),
@@ -368,3 +368,10 @@ var ErrNotFound = store.ErrNotFound
 
 // IsNotFound reports whether err means "no such thing (in your account)".
 func IsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+func seatsBelow(n int) error {
+	if n == 1 {
+		return fieldErr("seats", "1 seat is reserved or in use; the subscription cannot go below that.")
+	}
+	return fieldErr("seats", "%d seats are reserved or in use; the subscription cannot go below that.", n)
+}

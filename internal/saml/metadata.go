@@ -18,6 +18,36 @@ import (
 // aggregates are refused anyway because they hold many IdPs).
 const maxMetadataSize = 1 << 20
 
+// MetadataProblem says what kind of file was uploaded as IdP metadata, so
+// the configurator can tell the admin what to do; the error's text is the
+// technical detail.
+type MetadataProblem int
+
+// Kinds of refused metadata.
+const (
+	// MetadataUnreadable: not XML, or XML that is no SAML metadata.
+	MetadataUnreadable MetadataProblem = iota + 1
+	// MetadataUnsafe: a DTD or entity declaration.
+	MetadataUnsafe
+	// MetadataTooMany: a federation aggregate (many IdPs, or too large).
+	MetadataTooMany
+	// MetadataOfSP: a service provider's metadata (Gatehouse's own, say).
+	MetadataOfSP
+	// MetadataIncomplete: an IdP's metadata lacking something Gatehouse needs.
+	MetadataIncomplete
+)
+
+// MetadataError is a refusal of IdP metadata.
+type MetadataError struct {
+	Problem MetadataProblem
+	Err     error
+}
+
+func (e *MetadataError) Error() string { return e.Err.Error() }
+func (e *MetadataError) Unwrap() error { return e.Err }
+
+func metadataErr(p MetadataProblem, err error) error { return &MetadataError{Problem: p, Err: err} }
+
 // ParseIdPMetadata reads an IdP's metadata XML: an EntityDescriptor, or an
 // EntitiesDescriptor holding exactly one identity provider. It takes the
 // entityID, the SingleSignOnService (HTTP-Redirect preferred, else
@@ -31,18 +61,18 @@ func ParseIdPMetadata(xml []byte) (IdPSettings, error) {
 func parseIdPMetadataAt(raw []byte, now time.Time) (IdPSettings, error) {
 	var idp IdPSettings
 	if len(raw) == 0 {
-		return idp, errors.New("the metadata is empty")
+		return idp, metadataErr(MetadataUnreadable, errors.New("the metadata is empty"))
 	}
 	if len(raw) > maxMetadataSize {
-		return idp, fmt.Errorf("the metadata is %d bytes, more than the %d accepted; upload the metadata of your one IdP, not a federation aggregate", len(raw), maxMetadataSize)
+		return idp, metadataErr(MetadataTooMany, fmt.Errorf("the metadata is %d bytes, more than the %d accepted; upload the metadata of your one IdP, not a federation aggregate", len(raw), maxMetadataSize))
 	}
 	doc, r := parseStrict(raw)
 	if r != nil {
 		switch r.Code {
 		case CodeDTDForbidden:
-			return idp, errors.New("the metadata contains a DTD (<!DOCTYPE …>) or entity declaration, which is refused for safety; export it again without one")
+			return idp, metadataErr(MetadataUnsafe, errors.New("the metadata contains a DTD (<!DOCTYPE …>) or entity declaration, which is refused for safety; export it again without one"))
 		default:
-			return idp, fmt.Errorf("the metadata is not valid XML: %s", r.Detail)
+			return idp, metadataErr(MetadataUnreadable, fmt.Errorf("the metadata is not valid XML: %s", r.Detail))
 		}
 	}
 	root := doc.Root()
@@ -59,34 +89,34 @@ func parseIdPMetadataAt(raw []byte, now time.Time) (IdPSettings, error) {
 		}
 		switch len(idps) {
 		case 0:
-			return idp, errors.New("the metadata contains no identity provider (no EntityDescriptor with an IDPSSODescriptor)")
+			return idp, metadataErr(MetadataUnreadable, errors.New("the metadata contains no identity provider (no EntityDescriptor with an IDPSSODescriptor)"))
 		case 1:
 			entity = idps[0]
 		default:
-			return idp, fmt.Errorf("the metadata describes %d identity providers; upload the metadata of exactly one", len(idps))
+			return idp, metadataErr(MetadataTooMany, fmt.Errorf("the metadata describes %d identity providers; upload the metadata of exactly one", len(idps)))
 		}
 	default:
-		return idp, fmt.Errorf("this is not SAML 2.0 metadata: the root element is <%s> in namespace %q, expected <EntityDescriptor> in %q", root.Tag, root.NamespaceURI(), nsMetadata)
+		return idp, metadataErr(MetadataUnreadable, fmt.Errorf("this is not SAML 2.0 metadata: the root element is <%s> in namespace %q, expected <EntityDescriptor> in %q", root.Tag, root.NamespaceURI(), nsMetadata))
 	}
 
 	idp.EntityID = strings.TrimSpace(attr(entity, "entityID"))
 	if idp.EntityID == "" {
-		return idp, errors.New("the EntityDescriptor has no entityID")
+		return idp, metadataErr(MetadataIncomplete, errors.New("the EntityDescriptor has no entityID"))
 	}
 	descs := children(entity, nsMetadata, "IDPSSODescriptor")
 	switch len(descs) {
 	case 0:
 		if len(children(entity, nsMetadata, "SPSSODescriptor")) > 0 {
-			return idp, fmt.Errorf("this is the metadata of a service provider (%s), not of an identity provider", idp.EntityID)
+			return idp, metadataErr(MetadataOfSP, fmt.Errorf("this is the metadata of a service provider (%s), not of an identity provider", idp.EntityID))
 		}
-		return idp, fmt.Errorf("the metadata of %s has no IDPSSODescriptor (it does not describe a SAML identity provider)", idp.EntityID)
+		return idp, metadataErr(MetadataIncomplete, fmt.Errorf("the metadata of %s has no IDPSSODescriptor (it does not describe a SAML identity provider)", idp.EntityID))
 	case 1:
 	default:
-		return idp, fmt.Errorf("the metadata of %s has %d IDPSSODescriptor elements; expected one", idp.EntityID, len(descs))
+		return idp, metadataErr(MetadataIncomplete, fmt.Errorf("the metadata of %s has %d IDPSSODescriptor elements; expected one", idp.EntityID, len(descs)))
 	}
 	desc := descs[0]
 	if !strings.Contains(attr(desc, "protocolSupportEnumeration"), nsProtocol) {
-		return idp, fmt.Errorf("the IdP does not declare SAML 2.0 support (protocolSupportEnumeration %q lacks %q)", attr(desc, "protocolSupportEnumeration"), nsProtocol)
+		return idp, metadataErr(MetadataIncomplete, fmt.Errorf("the IdP does not declare SAML 2.0 support (protocolSupportEnumeration %q lacks %q)", attr(desc, "protocolSupportEnumeration"), nsProtocol))
 	}
 	// xs:boolean, absent = false (SAML metadata §2.4.3).
 	switch v := strings.TrimSpace(attr(desc, "WantAuthnRequestsSigned")); v {
@@ -94,7 +124,7 @@ func parseIdPMetadataAt(raw []byte, now time.Time) (IdPSettings, error) {
 	case "true", "1":
 		idp.WantAuthnRequestsSigned = true
 	default:
-		return idp, fmt.Errorf("the IDPSSODescriptor's WantAuthnRequestsSigned is %.40q, not true or false", v)
+		return idp, metadataErr(MetadataIncomplete, fmt.Errorf("the IDPSSODescriptor's WantAuthnRequestsSigned is %.40q, not true or false", v))
 	}
 
 	var redirect, post string
@@ -119,12 +149,12 @@ func parseIdPMetadataAt(raw []byte, now time.Time) (IdPSettings, error) {
 	case post != "":
 		idp.SSOURL, idp.SSOBinding = post, SSOBindingPOST
 	case len(seen) == 0:
-		return idp, errors.New("the IdP metadata has no SingleSignOnService")
+		return idp, metadataErr(MetadataIncomplete, errors.New("the IdP metadata has no SingleSignOnService"))
 	default:
-		return idp, fmt.Errorf("the IdP offers no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding (found: %s)", strings.Join(seen, ", "))
+		return idp, metadataErr(MetadataIncomplete, fmt.Errorf("the IdP offers no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding (found: %s)", strings.Join(seen, ", ")))
 	}
 	if err := checkURL(idp.SSOURL); err != nil {
-		return idp, fmt.Errorf("the SingleSignOnService location %q: %v", idp.SSOURL, err)
+		return idp, metadataErr(MetadataIncomplete, fmt.Errorf("the SingleSignOnService location %q: %v", idp.SSOURL, err))
 	}
 
 	var expired []error
@@ -135,7 +165,7 @@ func parseIdPMetadataAt(raw []byte, now time.Time) (IdPSettings, error) {
 		for _, x := range descendants(kd, nsDSig, "X509Certificate") {
 			cert, err := parseOneCertificate(text(x))
 			if err != nil {
-				return idp, fmt.Errorf("a signing certificate in the metadata is not a certificate: %v", err)
+				return idp, metadataErr(MetadataIncomplete, fmt.Errorf("a signing certificate in the metadata is not a certificate: %v", err))
 			}
 			if err := checkCertificateTime(cert, now); err != nil {
 				expired = append(expired, err)
@@ -148,9 +178,9 @@ func parseIdPMetadataAt(raw []byte, now time.Time) (IdPSettings, error) {
 	}
 	if len(idp.Certificates) == 0 {
 		if len(expired) > 0 {
-			return idp, fmt.Errorf("the IdP's signing %v; download fresh metadata after the IdP has a current certificate", errors.Join(expired...))
+			return idp, metadataErr(MetadataIncomplete, fmt.Errorf("the IdP's signing %v; download fresh metadata after the IdP has a current certificate", errors.Join(expired...)))
 		}
-		return idp, errors.New("the IdP metadata contains no signing certificate (KeyDescriptor use=\"signing\" with an X509Certificate)")
+		return idp, metadataErr(MetadataIncomplete, errors.New("the IdP metadata contains no signing certificate (KeyDescriptor use=\"signing\" with an X509Certificate)"))
 	}
 	return idp, nil
 }

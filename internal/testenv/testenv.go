@@ -150,6 +150,10 @@ var repoRoot = sync.OnceValue(func() string {
 // package's directory.
 func RepoRoot() string { return repoRoot() }
 
+// ArtifactsDir is where tests leave screenshots and logs for people to
+// look at: $GATEHOUSE_ARTIFACTS or <repo>/test-artifacts.
+func ArtifactsDir() string { return artifactsDir() }
+
 // artifactsDir is where failing tests leave screenshots and logs:
 // $GATEHOUSE_ARTIFACTS or <repo>/test-artifacts.
 func artifactsDir() string {

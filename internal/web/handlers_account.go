@@ -75,8 +75,18 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.render(w, r, http.StatusOK, "dashboard", &Page{Title: a.Name, Data: map[string]any{
-		"Account": a, "Cards": cards, "MemberCount": len(members)}})
+	data := map[string]any{"Account": a, "Cards": cards, "MemberCount": len(members)}
+	// Everyone sees their own Desktop activations (SSO seats), how to free
+	// one and where to download Desktop; for plain users that is the page.
+	if s.personActivations != nil {
+		mine, err := s.personActivations(r.Context(), acc.AccountID, SessionFrom(r).Person.ID)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		data["Desktop"], data["ShowDesktop"] = mine, len(mine) > 0 || acc.Role == account.RoleUser
+	}
+	s.render(w, r, http.StatusOK, "dashboard", &Page{Title: a.Name, Data: data})
 }
 
 // AddDashboardCard lets a feature show a summary on the account dashboard.

@@ -3,9 +3,11 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"sort"
 	"time"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/audit"
 	"gatehouse/internal/mail"
 )
 
@@ -71,6 +73,8 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	// The filter lists actions by their labels.
+	sort.SliceStable(actions, func(i, j int) bool { return audit.Label(actions[i]) < audit.Label(actions[j]) })
 	csvQuery := url.Values{}
 	for k, v := range form {
 		if v[0] != "" {

@@ -236,7 +236,7 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) setupForm(w http.ResponseWriter, r *http.Request) {
 	if err := s.Accounts.CheckSetupToken(r.Context(), r.PathValue("token")); err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Setup is done", err.Error())
+		s.renderError(w, r, http.StatusNotFound, "Setup is done", sentence(err))
 		return
 	}
 	s.render(w, r, http.StatusOK, "setup", &Page{Title: "Create the first account"})
@@ -252,7 +252,7 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.Accounts.CompleteSetup(r.Context(), r.PathValue("token"), in, ClientIP(r))
 	if errors.Is(err, account.ErrSetupDone) {
-		s.renderError(w, r, http.StatusNotFound, "Setup is done", err.Error())
+		s.renderError(w, r, http.StatusNotFound, "Setup is done", sentence(err))
 		return
 	}
 	if errs, ok := formErrors(err); ok {

@@ -62,7 +62,11 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.redirectFlash(w, r, "/accounts/"+acc.AccountID+"/users", "success", "Invitation sent to "+email+".")
+	msg := "Invitation sent to " + email + "."
+	if !s.Config.MailServer {
+		msg = "Invitation to " + email + " created. No mail server is configured, so the email waits in the operator's outbox."
+	}
+	s.redirectFlash(w, r, "/accounts/"+acc.AccountID+"/users", "success", msg)
 }
 
 func (s *Server) userRole(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +118,7 @@ func (s *Server) inviteRevoke(w http.ResponseWriter, r *http.Request) {
 func (s *Server) inviteShow(w http.ResponseWriter, r *http.Request) {
 	inv, err := s.Accounts.InviteByToken(r.Context(), r.PathValue("token"))
 	if errors.Is(err, account.ErrInviteInvalid) {
-		s.renderError(w, r, http.StatusNotFound, "Invitation not valid", err.Error())
+		s.renderError(w, r, http.StatusNotFound, "Invitation not valid", sentence(err))
 		return
 	} else if err != nil {
 		s.serverError(w, r, err)
@@ -132,7 +136,7 @@ func (s *Server) inviteAccept(w http.ResponseWriter, r *http.Request) {
 	inv, err := s.Accounts.AcceptInvite(r.Context(), r.PathValue("token"), &SessionFrom(r).Person, ClientIP(r))
 	switch {
 	case errors.Is(err, account.ErrInviteInvalid), errors.Is(err, account.ErrInviteOtherEmail):
-		s.renderError(w, r, http.StatusConflict, "Cannot accept this invitation", err.Error())
+		s.renderError(w, r, http.StatusConflict, "Cannot accept this invitation", sentence(err))
 		return
 	case err != nil:
 		s.serverError(w, r, err)

@@ -287,7 +287,7 @@ func idpWalkConfigurator(t *testing.T, dbURL string, c idpCase, shots bool) {
 		chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "is deactivated")]`))
 	bob2.Get("/accounts/"+acct+"/users").Expect(t, http.StatusOK)
 
-	audit := adaHTTP.Get("/accounts/"+acct+"/audit").Expect(t, http.StatusOK).Text("tbody")
+	audit := auditText(adaHTTP.Get("/accounts/"+acct+"/audit").Expect(t, http.StatusOK))
 	for _, a := range []string{"idp.configuration_started", "idp.domain_added", "idp.domain_verified", "idp.step_confirmed",
 		"idp.group_mapped", "idp.metadata_uploaded", "scim.token_generated", "scim.user_created", "idp.backup_login_set",
 		"idp.integration_activated", "idp.integration_deactivated"} {

@@ -32,6 +32,27 @@ type idpView struct {
 	Failures []sso.Failure
 }
 
+// GenericIdP reports whether the admin chose "Other SAML 2.0 / SCIM 2.0
+// IdP", whose name is a category, not something to put into sentences.
+func (v *idpView) GenericIdP() bool { return v.O != nil && v.O.Provider.ID == idp.ProviderOther }
+
+// IdPName is how sentences name the identity provider: its product name,
+// or "your IdP" for the generic choice.
+func (v *idpView) IdPName() string {
+	if v.O == nil || v.GenericIdP() {
+		return "your IdP"
+	}
+	return v.O.Provider.Name
+}
+
+// providerPhrase names a provider inside a sentence.
+func providerPhrase(id string) string {
+	if id == idp.ProviderOther {
+		return "a generic SAML 2.0 / SCIM 2.0 IdP"
+	}
+	return idp.ProviderByID(id).Name
+}
+
 // IsOpen reports whether step n starts expanded.
 func (v *idpView) IsOpen(n int) bool { return v.Open[n] }
 
@@ -163,7 +184,7 @@ func (p *idpPages) fail(w http.ResponseWriter, r *http.Request, err error, n int
 		p.s.renderError(w, r, http.StatusConflict, "Start configuring first",
 			"The IdP integration of this business account has not been started. Open IdP Integration, choose your identity provider and click Start Configuring.")
 	case errors.Is(err, idp.ErrNoLicense):
-		p.s.renderError(w, r, http.StatusConflict, "Register a license key first", err.Error()+". Register your key, then come back.")
+		p.s.renderError(w, r, http.StatusConflict, "Register a license key first", sentence(err)+" Register your key, then come back.")
 	case errors.As(err, &incomplete):
 		p.render(w, r, http.StatusConflict, form, map[string]string{"form": "Not activated: " + err.Error() + "."}, incomplete.Steps[0], "")
 	default:
@@ -183,7 +204,7 @@ func (p *idpPages) start(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err, 0, url.Values{"provider": {provider}})
 		return
 	}
-	p.done(w, r, 1, "Configuration started for "+idp.ProviderByID(provider).Name+". Work through the seven steps; everything you enter is saved as you go.")
+	p.done(w, r, 1, "Configuration started for "+providerPhrase(provider)+". Work through the seven steps; everything you enter is saved as you go.")
 }
 
 func (p *idpPages) provider(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +213,7 @@ func (p *idpPages) provider(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err, 0, url.Values{"provider": {provider}})
 		return
 	}
-	p.done(w, r, 0, "The instructions now follow "+idp.ProviderByID(provider).Name+".")
+	p.done(w, r, 0, "The instructions now follow "+providerPhrase(provider)+".")
 }
 
 func (p *idpPages) addDomain(w http.ResponseWriter, r *http.Request) {
@@ -250,9 +271,9 @@ func (p *idpPages) stepDone(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err, n, nil)
 		return
 	}
-	msg := fmt.Sprintf("Step %d is marked as done in your IdP.", n)
+	msg := fmt.Sprintf("Step %d is marked as done (%s).", n, idp.StepTitles[n])
 	if !done {
-		msg = fmt.Sprintf("Step %d is marked as not done.", n)
+		msg = fmt.Sprintf("Step %d is marked as not done (%s).", n, idp.StepTitles[n])
 	}
 	p.done(w, r, n, msg)
 }
@@ -310,7 +331,8 @@ func (p *idpPages) uploadMetadata(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err, 4, nil)
 		return
 	}
-	msg := fmt.Sprintf("Metadata of %s loaded: SSO URL and %d signing certificate(s) saved.", idpSettings.EntityID, len(idpSettings.Certificates))
+	n := len(idpSettings.Certificates)
+	msg := fmt.Sprintf("Metadata of %s loaded: SSO URL and %d signing %s saved.", idpSettings.EntityID, n, plural(n, "certificate", "certificates"))
 	if idpSettings.WantAuthnRequestsSigned {
 		msg += " The IdP requires signed authentication requests: Gatehouse signs them."
 	}

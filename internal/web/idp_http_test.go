@@ -111,7 +111,9 @@ func TestIdPConfiguratorOverHTTP(t *testing.T) {
 		apptest.MustContain(t, r.Doc.Find("#e-metadata").Text(), "DTD")
 		r = idpUpload(t, admin, base+"/saml/metadata", "metadata", "page.html", []byte(`<html><body>login</body></html>`))
 		r.Expect(t, http.StatusUnprocessableEntity)
-		apptest.MustContain(t, r.Doc.Find("#e-metadata").Text(), "not SAML 2.0 metadata")
+		// The admin reads what to do; the parser's reason is folded away.
+		apptest.MustContain(t, r.Doc.Find("#e-metadata").Text(), "This file is not SAML metadata.")
+		apptest.MustContain(t, r.Doc.Find("details.error-detail #e-metadata-detail").Text(), "not SAML 2.0 metadata")
 
 		// Paths naming nothing are 404s.
 		admin.Post(base+"/steps/3", url.Values{"done": {"1"}}).Expect(t, http.StatusNotFound)

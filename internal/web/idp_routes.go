@@ -65,7 +65,11 @@ func IdPDashboardCard(svc *idp.Service) DashboardCard {
 		case err != nil:
 			return "", nil, "", err
 		case o.Integration.Active:
-			return "IdP Integration", "Active with " + o.Provider.Name + ": admins sign in with SSO.", link, nil
+			through := o.Provider.Name
+			if o.Provider.ID == idp.ProviderOther {
+				through = "your IdP"
+			}
+			return "IdP Integration", "Active: people of your verified domains sign in with SSO through " + through + ".", link, nil
 		default:
 			return "IdP Integration", o.Provider.Name + ": " + strconv.Itoa(o.DoneCount) + " of 7 steps complete.", link, nil
 		}

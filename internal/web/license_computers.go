@@ -48,6 +48,19 @@ func (h *licenseHandlers) computersPage(w http.ResponseWriter, r *http.Request, 
 		views[i] = &computerView{rows[i]}
 	}
 	data["Computers"], data["Total"] = views, total
+	data["Matches"] = fmt.Sprintf("%d %s %s.", total, plural(total, "computer", "computers"), plural(total, "matches", "match"))
+	if !f.IncludeDeactivated {
+		data["Matches"] = fmt.Sprintf("%d active %s %s.", total, plural(total, "computer", "computers"), plural(total, "matches", "match"))
+	}
+	// With no active computer left, say whether some were deactivated
+	// (they are one tick away) rather than "none yet".
+	if total == 0 && !f.IncludeDeactivated {
+		all := f
+		all.IncludeDeactivated, all.Limit, all.Offset = true, 1, 0
+		if _, n, err := h.svc.Computers(r.Context(), callerFrom(r), all); err == nil {
+			data["Deactivated"] = n
+		}
+	}
 	base := url.Values{}
 	for k, v := range form {
 		if v[0] != "" {

@@ -140,7 +140,7 @@ func (h *licenseHandlers) inviteReview(w http.ResponseWriter, r *http.Request) {
 		if len(bad) == 0 {
 			errs["emails"] = "Add at least one email address, or choose a CSV file."
 		} else {
-			errs["emails"] = fmt.Sprintf("None of the %d rows is a usable address; see below.", len(bad))
+			errs["emails"] = plural(len(bad), "The row is not a usable address; see below.", fmt.Sprintf("None of the %d rows is a usable address; see below.", len(bad)))
 		}
 	}
 	if len(errs) > 0 {
@@ -229,7 +229,7 @@ func (h *licenseHandlers) inviteSend(w http.ResponseWriter, r *http.Request) {
 	n := len(res.Invitations)
 	to := h.licensesPath(r, "/"+subID+"/invitations")
 	if res.Repeated {
-		h.redirectFlash(w, r, to, "info", fmt.Sprintf("These %d invitations were sent already; nothing was sent twice.", n))
+		h.redirectFlash(w, r, to, "info", fmt.Sprintf("%s sent already; nothing was sent twice.", plural(n, "This invitation was", fmt.Sprintf("These %d invitations were", n))))
 		return
 	}
 	h.redirectFlash(w, r, to, "success", fmt.Sprintf("%d %s created and queued for sending. Their delivery state is shown below.",

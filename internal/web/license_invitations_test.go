@@ -205,7 +205,7 @@ func TestLicenseInvitationsOverHTTP(t *testing.T) {
 			"emails": {"dan@crew.example, eve@crew.example"}}, "", "").Expect(t, http.StatusOK)
 		apptest.MustContain(t, r.Text(".review-message"), "1 free seats")
 
-		audit := admin.Get("/accounts/" + acct + "/audit").Text("tbody")
+		audit := auditText(admin.Get("/accounts/" + acct + "/audit"))
 		for _, a := range []string{"license.invitations_sent", "license.invitation_resent", "license.invitations_revoked"} {
 			apptest.MustContain(t, audit, a)
 		}

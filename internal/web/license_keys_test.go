@@ -125,7 +125,7 @@ func TestLicenseSublicenseKeysOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		r = admin.Post(keyPath+"/delete", nil).Expect(t, http.StatusOK)
-		apptest.MustContain(t, r.Text("main"), "gives back its 1 seats in use")
+		apptest.MustContain(t, r.Text("main"), "gives back its 1 seat in use")
 		if n := len(keyNames(admin.Get(subPath))); n != 3 {
 			t.Fatalf("asking deleted the key: %d keys", n)
 		}
@@ -141,7 +141,7 @@ func TestLicenseSublicenseKeysOverHTTP(t *testing.T) {
 		// Sent again, the delete finds nothing.
 		admin.Post(action, url.Values{"confirm": {"1"}}).Expect(t, http.StatusNotFound)
 
-		audit := admin.Get("/accounts/" + acct + "/audit").Text("tbody")
+		audit := auditText(admin.Get("/accounts/" + acct + "/audit"))
 		for _, a := range []string{"license.sublicense_created", "license.key_updated", "license.subscription_renamed", "license.key_revealed", "license.sublicense_deleted"} {
 			apptest.MustContain(t, audit, a)
 		}

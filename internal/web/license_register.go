@@ -138,10 +138,11 @@ func (h *licenseHandlers) doRegister(w http.ResponseWriter, r *http.Request, per
 	}
 
 	sub := newSubView(*res.Subscription, nowOr(h.svc.Config.Now))
-	msg := fmt.Sprintf("The %s license (%d seats) is registered.", sub.EditionLabel(), sub.Seats)
+	seats := fmt.Sprintf("%d %s", sub.Seats, plural(sub.Seats, "seat", "seats"))
+	msg := fmt.Sprintf("The %s license (%s) is registered.", sub.EditionLabel(), seats)
 	if res.AccountCreated {
-		msg = fmt.Sprintf("The business account %s is created with your %s license (%d seats) in it. You are its admin.",
-			strings.TrimSpace(in.NewAccount.Name), sub.EditionLabel(), sub.Seats)
+		msg = fmt.Sprintf("The business account %s is created with your %s license (%s) in it. You are its admin.",
+			strings.TrimSpace(in.NewAccount.Name), sub.EditionLabel(), seats)
 	}
 	if res.SuspendedTrial != nil {
 		msg += " The Enterprise trial is suspended: its golden images and policies are kept, but policies are no longer assigned."

@@ -16,8 +16,11 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // viewers' time zones on machines without zoneinfo
+	"unicode"
+	"unicode/utf8"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -71,9 +74,10 @@ func parseViews() (*views, error) {
 }
 
 var funcs = template.FuncMap{
-	"roleLabel": account.RoleLabel,
-	"country":   account.CountryName,
-	"lower":     strings.ToLower,
+	"roleLabel":  account.RoleLabel,
+	"auditLabel": audit.Label,
+	"country":    account.CountryName,
+	"lower":      strings.ToLower,
 	"title": func(s string) string {
 		if s == "" {
 			return s
@@ -81,6 +85,13 @@ var funcs = template.FuncMap{
 		return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ")
 	},
 	"join": strings.Join,
+	// plural picks the word for a count: {{plural .Seats "seat" "seats"}}.
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	},
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -112,6 +123,9 @@ type Page struct {
 	// forms may post to (CSP form-action): the IdP's SSO URL on the page
 	// that hands a sign-in to an IdP with the HTTP-POST binding.
 	FormTargets []string
+	// NoMailServer: email is not delivered but waits in the operator's
+	// outbox (no SMTP server configured).
+	NoMailServer bool
 }
 
 // NavItem is one entry of the account navigation.
@@ -127,6 +141,14 @@ func (p *Page) When(t store.Time) string {
 		return "—"
 	}
 	return t.In(p.Zone).Format("2 Jan 2006 15:04 MST")
+}
+
+// Clock formats the time of day of a stored time in the viewer's zone.
+func (p *Page) Clock(t store.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(p.Zone).Format("15:04 MST")
 }
 
 // Date formats a stored time as a date in the viewer's zone.
@@ -149,6 +171,20 @@ func (p *Page) AccountPath(rest string) string {
 		return "/"
 	}
 	return "/accounts/" + p.Access.AccountID + rest
+}
+
+// NavHere names the navigation entry of the current page, shown on the
+// collapsed menu of narrow screens so people know where they are.
+func (p *Page) NavHere() string {
+	if p.Access != nil && p.Path == p.AccountPath("/profile") {
+		return "Business Profile"
+	}
+	for _, n := range p.Nav {
+		if n.Active {
+			return n.Label
+		}
+	}
+	return ""
 }
 
 // Flash is a one-time message shown after a redirect.
@@ -180,6 +216,17 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 
 func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 	p.Session = SessionFrom(r)
+	if p.Session == nil {
+		// Pages outside the guard (the 404 of unknown paths) and machine
+		// routes that answer people (the SAML ACS) have not looked at the
+		// session: read it, only to show the right header.
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			if ss, err := s.Accounts.SessionByToken(r.Context(), c.Value); err == nil {
+				p.Session = ss
+				r = withValue(r, keySession, ss)
+			}
+		}
+	}
 	if p.Access == nil {
 		p.Access = AccessFrom(r)
 	}
@@ -188,6 +235,7 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, p *Page) {
 	p.Path = r.URL.Path
 	p.Static = "/static/" + s.views.staticHash
 	p.PublicURL = s.Config.PublicURL
+	p.NoMailServer = !s.Config.MailServer
 	if p.Form == nil {
 		p.Form = url.Values{}
 	}
@@ -267,7 +315,13 @@ func formErrors(err error) (map[string]string, bool) {
 	}
 	var fes FieldErrorer
 	if errors.As(err, &fes) {
-		return map[string]string{fes.FieldName(): fes.FieldMessage()}, true
+		m := map[string]string{fes.FieldName(): fes.FieldMessage()}
+		// A technical detail behind the message goes under <field>_detail
+		// (templates fold it away).
+		if d, ok := fes.(interface{ FieldDetail() string }); ok && d.FieldDetail() != "" {
+			m[fes.FieldName()+"_detail"] = d.FieldDetail()
+		}
+		return m, true
 	}
 	return nil, false
 }
@@ -277,6 +331,21 @@ type FieldErrorer interface {
 	error
 	FieldName() string
 	FieldMessage() string
+}
+
+// sentence makes a service error's text (lower case, no full stop, as Go
+// errors are written) a sentence for a page.
+func sentence(err error) string {
+	msg := strings.TrimSpace(err.Error())
+	if msg == "" {
+		return msg
+	}
+	r, size := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[size:]
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
+		msg += "."
+	}
+	return msg
 }
 
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
@@ -293,7 +362,9 @@ func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, acc *account.
 	if acc != nil && acc.AdminRestricted {
 		msg = "Single sign-on is active for this business account: admin rights come only from signing in with SSO as a member of the admins group (or as the backup login)."
 	}
-	s.renderError(w, r, http.StatusForbidden, "Not allowed", msg)
+	// The page stays in the account (header, navigation) the person is in.
+	s.render(w, r, http.StatusForbidden, "error", &Page{Title: "Not allowed", Access: acc,
+		Data: map[string]any{"Status": http.StatusForbidden, "Message": msg}})
 }
 
 // serverError logs err with a reference code and shows the code, never the error.

@@ -23,6 +23,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/ids"
+	"gatehouse/internal/license"
 	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
 )
@@ -38,6 +39,9 @@ type Config struct {
 	// CookieKey signs flash messages and derives CSRF tokens; shared by all
 	// nodes (kept in the database).
 	CookieKey []byte
+	// MailServer is set when email is delivered (SMTP configured); without
+	// it, email waits in the operator's outbox and pages say so.
+	MailServer bool
 }
 
 // Server holds what handlers need.
@@ -54,7 +58,10 @@ type Server struct {
 	dashboardCards []DashboardCard
 	licenseHolders account.ProductLicenseHolders
 	desktopSSO     DesktopSSO
-	ssoFailures    func(ctx context.Context, accountID string, limit int) ([]sso.Failure, error)
+	// personActivations lists a member's own Desktop activations for their
+	// dashboard (the SSO activation feature provides it).
+	personActivations func(ctx context.Context, accountID, personID string) ([]license.PersonActivation, error)
+	ssoFailures       func(ctx context.Context, accountID string, limit int) ([]sso.Failure, error)
 }
 
 // DashboardCard is a box on the account dashboard provided by a feature.

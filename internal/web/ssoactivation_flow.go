@@ -20,7 +20,9 @@ type ssoResult struct {
 	Reference string
 	Computer  string
 	Email     string
-	KeyName   string
+	// Organization and Product say whose license the person now uses.
+	Organization string
+	Product      string
 }
 
 func (h *ssoActivationHandlers) result(w http.ResponseWriter, r *http.Request, status int, res *ssoResult) {
@@ -111,5 +113,5 @@ func (h *ssoActivationHandlers) complete(w http.ResponseWriter, r *http.Request,
 		msg = "This computer was already activated for you; Desktop receives a fresh license. Return to Desktop. You can close this window."
 	}
 	h.result(w, r, http.StatusOK, &ssoResult{OK: true, Heading: "Desktop is activated", Message: msg,
-		Computer: c.Attempt.Device.ComputerName, Email: id.Person.Email, KeyName: c.KeyName})
+		Computer: c.Attempt.Device.ComputerName, Email: id.Person.Email, Organization: c.AccountName, Product: c.Product})
 }

@@ -38,6 +38,7 @@ type ssoActivationHandlers struct {
 func SSOActivationRoutes(s *Server, svc *license.Service, ssoSvc *sso.Service, cfg SSOActivationConfig) []Route {
 	h := &ssoActivationHandlers{Server: s, svc: svc, sso: ssoSvc, cfg: cfg}
 	s.SetDesktopSSO(h.complete)
+	s.personActivations = svc.PersonActivations
 	f := func(fn http.HandlerFunc) http.Handler { return fn }
 	const la, ad = account.RoleLicenseAdmin, account.RoleAdmin
 	return []Route{
