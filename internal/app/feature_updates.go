@@ -7,6 +7,7 @@ import (
 
 	"gatehouse/internal/updates"
 	"gatehouse/internal/updates/httpfetch"
+	"gatehouse/internal/updates/mobileconfig"
 	"gatehouse/internal/web"
 )
 
@@ -25,6 +26,15 @@ func wireUpdates(_ context.Context, a *App) error {
 	a.Updates = svc
 	a.Vendor.MountReleases(svc)
 	a.Web.Add(web.UpdatesPublicRoutes(a.Web, svc)...)
+	var signer *mobileconfig.Signer
+	if a.Config.MDMSigningCert != "" {
+		s, err := mobileconfig.LoadSigner(a.Config.MDMSigningCert, a.Config.MDMSigningKey)
+		if err != nil {
+			return err
+		}
+		signer = s
+	}
+	a.Web.Add(web.UpdatesRoutes(a.Web, svc, a.License, web.UpdatesConfig{Signer: signer})...)
 	a.Jobs.Jobs = append(a.Jobs.Jobs, svc.MirrorJob(30*time.Second))
 	return nil
 }
