@@ -35,6 +35,36 @@ func wireUpdates(_ context.Context, a *App) error {
 		signer = s
 	}
 	a.Web.Add(web.UpdatesRoutes(a.Web, svc, a.License, web.UpdatesConfig{Signer: signer})...)
+	a.Web.SetInstaller(installerLookup(a, svc))
 	a.Jobs.Jobs = append(a.Jobs.Jobs, svc.MirrorJob(30*time.Second))
 	return nil
+}
+
+// installerLookup finds the installer /download redirects to: the current
+// release of the asked channel, else of the channel the invitation's
+// organisation chose, else of business.
+func installerLookup(a *App, svc *updates.Service) web.InstallerFunc {
+	return func(ctx context.Context, channel, code string, locales []string) (string, error) {
+		if channel == "" && code != "" {
+			acct, err := a.License.InvitationAccount(ctx, code)
+			if err != nil {
+				return "", err
+			}
+			if acct != "" {
+				cs, err := svc.ClientSettingsFor(ctx, acct)
+				if err != nil {
+					return "", err
+				}
+				channel = cs.Channel
+			}
+		}
+		if channel == "" {
+			channel = updates.ChannelBusiness
+		}
+		r, err := svc.CurrentInstaller(ctx, channel, locales)
+		if err != nil || r == nil {
+			return "", err
+		}
+		return svc.FileURLFor(r), nil
+	}
 }

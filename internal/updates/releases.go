@@ -670,3 +670,36 @@ func (s *Service) ReleaseFile(ctx context.Context, releaseID, name string) (*Rel
 	}
 	return r, s.openBlob(ctx, b), nil
 }
+
+// CurrentInstaller returns the newest release offered on channel, in the
+// first of the visitor's locales it exists in (a language alone matches
+// any of its regions), else en_US, else any; nil when the channel offers
+// none. Only the mac platform has installers.
+func (s *Service) CurrentInstaller(ctx context.Context, channel string, locales []string) (*Release, error) {
+	if !ValidChannel(channel) {
+		return nil, fieldErr("channel", "channel must be business or early.")
+	}
+	rs, err := s.ListReleases(ctx, ReleaseFilter{Channel: channel})
+	if err != nil {
+		return nil, err
+	}
+	var mac []Release
+	for _, r := range rs {
+		if r.Platform == "mac" {
+			mac = append(mac, r)
+		}
+	}
+	if len(mac) == 0 {
+		return nil, nil
+	}
+	// rs is newest first, so the first match of a preference is the newest.
+	for _, want := range append(locales, "en_US") {
+		for i := range mac {
+			l := mac[i].Locale
+			if strings.EqualFold(l, want) || (!strings.Contains(want, "_") && strings.HasPrefix(strings.ToLower(l), strings.ToLower(want)+"_")) {
+				return &mac[i], nil
+			}
+		}
+	}
+	return &mac[0], nil
+}

@@ -54,6 +54,7 @@ type Server struct {
 	dashboardCards []DashboardCard
 	licenseHolders account.ProductLicenseHolders
 	desktopSSO     DesktopSSO
+	installer      InstallerFunc
 	ssoFailures    func(ctx context.Context, accountID string, limit int) ([]sso.Failure, error)
 }
 

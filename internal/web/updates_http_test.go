@@ -9,13 +9,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/license"
 	"gatehouse/internal/testenv"
+	"gatehouse/internal/updates"
 	"gatehouse/internal/updates/feed"
 	"gatehouse/internal/updates/feedcheck"
 )
@@ -195,6 +198,98 @@ func TestUpdateFeedOverHTTP(t *testing.T) {
 		feedcheck.Check(t, eb, feedcheck.Expect{Versions: []feedcheck.Version{feedcheck.VersionOf(r193)}})
 		if st, m := v("GET", "/api/vendor/v1/releases?state=withdrawn", "", nil); st != 200 || len(m["releases"].([]any)) != 1 {
 			t.Fatalf("list withdrawn: %d %v", st, m)
+		}
+	})
+}
+
+// TestDownloadLinksFollowReleases: /download and the personal invitation
+// link redirect to the installer of the current release on the visitor's
+// channel (asked for, or the invitation's organisation's), in the
+// visitor's language, carrying the experience and the code; with no
+// release they fall back to --download-url.
+func TestDownloadLinksFollowReleases(t *testing.T) {
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		node := apptest.Start(t, dbURL, apptest.Options{Configure: func(cfg *app.Config) {
+			cfg.DownloadURL = "https://downloads.example.com/fallback.dmg"
+		}})
+		c := apptest.NewClient(t, node.URL)
+		r := c.Get("/download?experience=sso").Expect(t, http.StatusFound)
+		if r.Location != "https://downloads.example.com/fallback.dmg?experience=sso" {
+			t.Fatalf("no release: %q", r.Location)
+		}
+		c.Get("/download?experience=sso&channel=beta").Expect(t, http.StatusBadRequest)
+
+		ctx := context.Background()
+		svc := node.App.Updates
+		add := func(minor, build int, locale, channel string) *updates.Release {
+			in := updates.ReleaseInput{Major: intp(21), Minor: intp(minor), Build: intp(build), Locale: locale,
+				FileURL: fmt.Sprintf("https://cdn.example/%d-%s.dmg", build, locale), SHA256: strings.Repeat("e", 64), Size: 1 << 20}
+			rel, err := svc.AddRelease(ctx, in, nil, operatorActor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rel, err = svc.Publish(ctx, rel.ID, updates.PublishInput{Channel: channel}, operatorActor); err != nil {
+				t.Fatal(err)
+			}
+			return rel
+		}
+		add(0, 60000, "en_US", "business")
+		add(0, 60000, "de_DE", "business")
+		add(1, 61000, "en_US", "early")
+		publishHosted(t, node, 0, 59000, []byte("older build")) // 20.0: older, never the current one
+
+		loc := func(path string, hdr map[string]string) *url.URL {
+			t.Helper()
+			req, _ := http.NewRequest("GET", node.URL+path, nil)
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := c.HTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusFound {
+				t.Fatalf("%s: %d", path, resp.StatusCode)
+			}
+			u, _ := url.Parse(resp.Header.Get("Location"))
+			return u
+		}
+		u := loc("/download?experience=sso", nil)
+		if u.Path != "/60000-en_US.dmg" || u.Query().Get("experience") != "sso" {
+			t.Fatalf("business default: %s", u)
+		}
+		if u := loc("/download?experience=sso", map[string]string{"Accept-Language": "fr-FR, de;q=0.8, en;q=0.5"}); u.Path != "/60000-de_DE.dmg" {
+			t.Fatalf("German visitor: %s", u)
+		}
+		if u := loc("/download?experience=sso&channel=early", nil); u.Path != "/61000-en_US.dmg" {
+			t.Fatalf("early channel: %s", u)
+		}
+
+		// A personal invitation link of an organisation on the early
+		// channel lands on the early build, with its code.
+		alice := apptest.NewClient(t, node.URL)
+		alice.SignUp("alice@dl.example", pw, "Alice")
+		acct := alice.CreateAccount("Download Corp")
+		sub := registerKey(t, alice, acct, issue(t, node, license.EditionBusiness, license.ModelPerDevice, 5, false), "DL")
+		if _, err := svc.SaveSettings(ctx, acct, updates.SettingsInput{Source: "vendor", Channel: "early", CheckFrequency: "weekly"}, operatorActor); err != nil {
+			t.Fatal(err)
+		}
+		subPath := "/accounts/" + acct + "/licenses/" + sub
+		key := strings.TrimPrefix(alice.Get(subPath).Doc.Find("table.keys tbody tr").First().AttrOr("id", ""), "key-")
+		rr := postMultipart(t, alice, subPath+"/invite", url.Values{"key": {key}, "language": {"en"}, "expires": {"7"},
+			"emails": {"new@dl.example"}}, "", "").Expect(t, http.StatusOK)
+		action, form := hiddenForm(rr, `form[action$="/invite/send"]`)
+		alice.PostRaw(action, form).Expect(t, http.StatusSeeOther)
+		link := outboxLink(t, node.App.DB, "new@dl.example", "/download?code=")
+		code := strings.TrimPrefix(link[strings.Index(link, "/download?"):], "/download?code=")
+		u = loc("/download?code="+code, nil)
+		if u.Path != "/61000-en_US.dmg" || u.Query().Get("code") == "" || u.Query().Get("experience") != "key" {
+			t.Fatalf("invitation link: %s", u)
+		}
+		// An explicit channel still wins.
+		if u := loc("/download?channel=business&code="+code, nil); u.Path != "/60000-en_US.dmg" {
+			t.Fatalf("invitation link with channel: %s", u)
 		}
 	})
 }
