@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/license"
@@ -295,4 +296,41 @@ print(p['PayloadType'], a['ActivationExperience'], a.get('LicenseKey', ''))
 	if got := strings.TrimSpace(string(out)); got != strings.TrimSpace("Configuration "+experience+" "+key) {
 		t.Fatalf("profile reads %q", got)
 	}
+}
+
+// TestSignedProfileDownload: with --mdm-signing-cert/--mdm-signing-key the
+// portal's .mobileconfig is CMS-signed; openssl verifies it against the
+// certificate and gets the profile back.
+func TestSignedProfileDownload(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl missing")
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if out, err := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Deploy Corp MDM",
+		"-keyout", keyFile, "-out", certFile).CombinedOutput(); err != nil {
+		t.Fatalf("openssl req: %v %s", err, out)
+	}
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		node := apptest.Start(t, dbURL, apptest.Options{Configure: func(c *app.Config) { c.MDMSigningCert, c.MDMSigningKey = certFile, keyFile }})
+		alice := apptest.NewClient(t, node.URL)
+		alice.SignUp("signer@dep.example", pw, "Sig")
+		acct := alice.CreateAccount("Signed Corp")
+		sub := registerKey(t, alice, acct, issue(t, node, license.EditionBusiness, license.ModelPerDevice, 5, false), "Macs")
+		key := strings.TrimPrefix(alice.Get("/accounts/"+acct+"/licenses/"+sub).Doc.Find("table.keys tbody tr").First().AttrOr("id", ""), "key-")
+		page := alice.Get("/accounts/" + acct + "/deployment")
+		apptest.MustContain(t, page.Text("#mobileconfig"), "signed with the operator's certificate")
+		r := alice.Post("/accounts/"+acct+"/deployment/mobileconfig", url.Values{"key_id": {key}, "experience": {"key"}, "pppc": {"1"}}).Expect(t, http.StatusOK)
+		in, out := filepath.Join(t.TempDir(), "p.mobileconfig"), filepath.Join(t.TempDir(), "p.plist")
+		_ = os.WriteFile(in, []byte(r.Body), 0o600)
+		if res, err := exec.Command("openssl", "cms", "-verify", "-inform", "DER", "-in", in, "-CAfile", certFile, "-purpose", "any", "-out", out).CombinedOutput(); err != nil {
+			t.Fatalf("openssl cms -verify: %v\n%s", err, res)
+		}
+		profile, _ := os.ReadFile(out)
+		norm := ""
+		if k, err := node.App.License.RevealKey(context.Background(), license.Caller{AccountID: acct, Role: license.RoleAdmin}, key, operatorActor); err == nil {
+			norm = k
+		}
+		checkProfile(t, string(profile), "LicenseKey", norm)
+	})
 }
