@@ -208,6 +208,11 @@ func (h *releaseHandlers) upload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Installers are large: the server's read and write timeouts (made for
+	// small JSON bodies) would cut the upload, so this request gets an hour.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(time.Hour))
+	_ = rc.SetWriteDeadline(time.Now().Add(time.Hour))
 	if r.ContentLength > h.svc.Config.MaxFileSize {
 		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("Files may have at most %d bytes.", h.svc.Config.MaxFileSize))
 		return

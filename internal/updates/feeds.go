@@ -75,27 +75,50 @@ func (e *feedEntry) fresh(now time.Time, recheck time.Duration) bool {
 
 // ChannelFeed returns the feed of the vendor channel early or business.
 func (s *Service) ChannelFeed(ctx context.Context, channel string) (*FeedDoc, error) {
-	return s.channelFeed(ctx, channel, nil)
+	return s.channelFeed(ctx, channel, "", nil)
 }
 
 // FeedFor returns a channel feed narrowed by filter, generated on each call
-// and never cached: the per-installation feed (policy "no next major
-// version", feed.NoMajorUpgrade) is one call of it.
+// and not cached (for filters that have no cache key).
 func (s *Service) FeedFor(ctx context.Context, channel string, filter feed.Filter) (*FeedDoc, error) {
 	if filter == nil {
 		return s.ChannelFeed(ctx, channel)
 	}
-	return s.channelFeed(ctx, channel, filter)
+	return s.channelFeed(ctx, channel, "", filter)
 }
 
-func (s *Service) channelFeed(ctx context.Context, channel string, filter feed.Filter) (*FeedDoc, error) {
+// InstallationPolicy is what of an installation's policy shapes its feed.
+type InstallationPolicy struct {
+	// NoMajorUpgrade is the policy "Do not allow upgrading to the next
+	// major version"; InstalledMajor the installation's major version.
+	NoMajorUpgrade bool
+	InstalledMajor int
+}
+
+// InstallationFeed is the per-installation feed: the channel feed, without
+// major upgrades when the policy forbids them (minor updates of the
+// installed major version stay). It is cached per channel and installed
+// major version like the channel feeds, so it changes only when releases
+// or the policy change. The check-in answer (or a feed URL per
+// installation) calls it with the installation's policy.
+func (s *Service) InstallationFeed(ctx context.Context, channel string, p InstallationPolicy) (*FeedDoc, error) {
+	if !p.NoMajorUpgrade {
+		return s.ChannelFeed(ctx, channel)
+	}
+	return s.channelFeed(ctx, channel, fmt.Sprintf("major<=%d", p.InstalledMajor), feed.NoMajorUpgrade(p.InstalledMajor))
+}
+
+// channelFeed builds (or takes from the cache) a channel's feed; variant
+// names the filter for the cache ("" with a filter: not cached).
+func (s *Service) channelFeed(ctx context.Context, channel, variant string, filter feed.Filter) (*FeedDoc, error) {
 	if !ValidChannel(channel) {
 		return nil, ErrNotFound
 	}
-	key := "channel:" + channel
+	cacheable := filter == nil || variant != ""
+	key := "channel:" + channel + ":" + variant
 	now := s.now()
 	var e *feedEntry
-	if filter == nil {
+	if cacheable {
 		if e = s.cache.get(key); e != nil && e.fresh(now, s.Config.Recheck) {
 			return e.doc, nil
 		}
@@ -135,7 +158,7 @@ func (s *Service) channelFeed(ctx context.Context, channel string, filter feed.F
 		}
 	}
 	doc := newDoc(feed.Generate(offered, feed.Options{ProductName: s.Config.ProductName, Filter: filter, History: hist}), lm)
-	if filter == nil {
+	if cacheable {
 		ne := &feedEntry{doc: doc, gen: gen, validUntil: next}
 		ne.checked.Store(now.UnixNano())
 		s.cache.put(key, ne)

@@ -175,6 +175,15 @@ func TestReleaseLifecycleAndChannelFeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 		feedcheck.Check(t, pinned.Body, feedcheck.Expect{Versions: expectVersions(s, hist, r2)})
+		inst, err := s.InstallationFeed(ctx, updates.ChannelEarly, updates.InstallationPolicy{NoMajorUpgrade: true, InstalledMajor: 19})
+		if err != nil || string(inst.Body) != string(pinned.Body) {
+			t.Fatalf("installation feed with the policy differs from the filtered feed: %v", err)
+		}
+		if again, _ := s.InstallationFeed(ctx, updates.ChannelEarly, updates.InstallationPolicy{NoMajorUpgrade: true, InstalledMajor: 19}); again != inst {
+			t.Fatal("the installation feed is not served from the cache")
+		}
+		free, _ := s.InstallationFeed(ctx, updates.ChannelEarly, updates.InstallationPolicy{InstalledMajor: 19})
+		feedcheck.Check(t, free.Body, feedcheck.Expect{Versions: expectVersions(s, hist, r2, r3)})
 
 		// Promotion moves 20.0 to business.
 		if _, err := s.Publish(ctx, r3.ID, updates.PublishInput{Channel: "business"}, operator); err != nil {
