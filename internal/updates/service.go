@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"gatehouse/internal/store"
@@ -66,7 +65,6 @@ type Service struct {
 	DB     *store.DB
 	Config Config
 	cache  feedCache
-	mu     sync.Mutex
 }
 
 // New returns the service.
