@@ -141,3 +141,64 @@ func TestGenerateIsDeterministic(t *testing.T) {
 		t.Fatalf("feed depends on input order:\n%s\n%s", a, b)
 	}
 }
+
+// TestParseAndChoose reads generated feeds back as a client does and picks
+// the update an installation would install, with and without the
+// major-upgrade policy.
+func TestParseAndChoose(t *testing.T) {
+	h := history()
+	doc := feed.Generate(h, feed.Options{History: h})
+	offers, err := feed.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(offers) != 3 {
+		t.Fatalf("%d offers", len(offers))
+	}
+	pick := func(doc []byte, installed string) string {
+		t.Helper()
+		o, err := feed.Parse(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := feed.Choose(o, installed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c == nil {
+			return ""
+		}
+		return c.UUID
+	}
+	on19 := h[0].UUID()
+	if got := pick(doc, on19); got != h[4].UUID() {
+		t.Errorf("19.0 without policy installs %q, want 20.1", got)
+	}
+	pinned := feed.Generate(h, feed.Options{History: h, Filter: feed.NoMajorUpgrade(19)})
+	if got := pick(pinned, on19); got != h[2].UUID() {
+		t.Errorf("19.0 with the policy installs %q, want 19.1.1", got)
+	}
+	if got := pick(doc, h[4].UUID()); got != "" {
+		t.Errorf("the newest installs %q", got)
+	}
+	for _, bad := range []string{`<!DOCTYPE x [<!ENTITY a "b">]><ParallelsUpdates/>`, `<Other/>`, `<ParallelsUpdates><Product><Version><Major>1</Major><Update uuid="desktop.2.0.1.1.en_US.parallels.mac"><DateTime>2020-01-01 00:00:00</DateTime></Update></Version></Product></ParallelsUpdates>`} {
+		if _, err := feed.Parse([]byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}
+
+// FuzzParse: any bytes parse or fail without panicking; what parses
+// chooses without panicking.
+func FuzzParse(f *testing.F) {
+	h := history()
+	f.Add(feed.Generate(h, feed.Options{History: h}))
+	f.Add([]byte(`<ParallelsUpdates><Product/></ParallelsUpdates>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		offers, err := feed.Parse(data)
+		if err != nil {
+			return
+		}
+		_, _ = feed.Choose(offers, "desktop.19.0.53000.1.en_US.parallels.mac")
+	})
+}
