@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register("vendor", "operator tools: issue, convert, extend, suspend, resume, list subscriptions; API token", runVendor)
+	register("vendor", "operator tools: issue, convert, extend, suspend, resume, list subscriptions; API token; releases", runVendor)
 }
 
 const vendorUsage = `Usage: gatehouse vendor <action> [flags]
@@ -32,6 +32,8 @@ Actions:
   suspend  KEY|ID [--reason TEXT]       activations stop validating ("suspended")
   resume   KEY|ID
   token                                 make a new vendor API token (replaces the previous one)
+  release  add|list|show|publish|withdraw  Desktop releases and the update channels
+           (gatehouse vendor release help)
 
 Every action takes --database-url (default sqlite://data/gatehouse.db, or
 GATEHOUSE_DATABASE_URL). KEY|ID is a subscription id or any of its keys; it
@@ -48,6 +50,9 @@ func runVendor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	}
 	action, args := args[0], args[1:]
+	if action == "release" {
+		return runVendorRelease(ctx, args, stdout, stderr)
+	}
 	fs := newFlagSet("vendor "+action, "vendor "+action+" [flags]", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, vendorUsage, "\nFlags of ", action, ":\n"); fs.PrintDefaults() }
 	dbURL := fs.String("database-url", app.Env("database-url", "sqlite://data/gatehouse.db"), "database URL")

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/clientapi"
 	"gatehouse/internal/idp"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/jobs"
@@ -25,6 +26,7 @@ import (
 	"gatehouse/internal/scim"
 	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
+	"gatehouse/internal/updates"
 	"gatehouse/internal/web"
 )
 
@@ -42,9 +44,13 @@ type App struct {
 	// feature adds its seat revocation to it.
 	SSOEffects *sso.Effects
 	Web        *web.Server
-	Jobs       *jobs.Runner
-	Registry   *prometheus.Registry
-	handler    http.Handler
+	// Vendor is the operator API; features mount their endpoints on it.
+	Vendor *clientapi.VendorHandler
+	// Updates serves releases, feeds, mirrors and deployment files.
+	Updates  *updates.Service
+	Jobs     *jobs.Runner
+	Registry *prometheus.Registry
+	handler  http.Handler
 }
 
 // NewLogger builds the slog logger the config asks for.

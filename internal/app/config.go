@@ -32,6 +32,13 @@ type Config struct {
 	// DownloadURL is the Desktop installer /download redirects to ("": a
 	// page explaining the installation).
 	DownloadURL string
+	// ReleaseBusinessDelay promotes published releases to the business
+	// channel after this long (0: only when the operator promotes them).
+	ReleaseBusinessDelay time.Duration
+	// MDMSigningCert and MDMSigningKey (PEM files) sign .mobileconfig
+	// downloads (CMS); unset: profiles are unsigned.
+	MDMSigningCert string
+	MDMSigningKey  string
 }
 
 // Flags registers the serve flags on fs, with defaults taken from the
@@ -51,6 +58,9 @@ func Flags(fs *flag.FlagSet) *Config {
 	fs.DurationVar(&c.MailInterval, "mail-interval", EnvDuration("mail-interval", 5*time.Second), "how often queued email is delivered (with --smtp-url)")
 	fs.StringVar(&c.DNSServer, "dns-server", Env("dns-server", ""), "DNS server (host:port) for domain verification (default: the system resolver)")
 	fs.StringVar(&c.DownloadURL, "download-url", Env("download-url", ""), "Desktop installer that /download redirects to, with experience= and code= added (default: a page explaining the installation)")
+	fs.DurationVar(&c.ReleaseBusinessDelay, "release-business-delay", EnvDuration("release-business-delay", 0), "promote published releases to the business update channel after this long, e.g. 168h (default: only when the operator promotes them)")
+	fs.StringVar(&c.MDMSigningCert, "mdm-signing-cert", Env("mdm-signing-cert", ""), "PEM certificate (chain) that signs .mobileconfig profiles (with --mdm-signing-key; default: unsigned)")
+	fs.StringVar(&c.MDMSigningKey, "mdm-signing-key", Env("mdm-signing-key", ""), "PEM private key of --mdm-signing-cert")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", EnvDuration("shutdown-timeout", 20*time.Second), "how long in-flight requests may take to finish on shutdown")
 	return c
 }
@@ -73,6 +83,12 @@ func (c *Config) Normalize() error {
 	}
 	if c.DownloadURL != "" && !strings.HasPrefix(c.DownloadURL, "https://") && !strings.HasPrefix(c.DownloadURL, "http://") {
 		return fmt.Errorf("--download-url must start with https:// or http://, got %q", c.DownloadURL)
+	}
+	if c.ReleaseBusinessDelay < 0 {
+		return fmt.Errorf("--release-business-delay must not be negative")
+	}
+	if (c.MDMSigningCert == "") != (c.MDMSigningKey == "") {
+		return fmt.Errorf("--mdm-signing-cert and --mdm-signing-key go together")
 	}
 	switch c.LogFormat {
 	case "text", "json":

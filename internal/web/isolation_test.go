@@ -22,6 +22,13 @@ var publicMachineRoutes = map[string]bool{
 	// Desktop verifies activation certificates offline with this key.
 	"GET /.well-known/gatehouse/activation-key":     true,
 	"GET /.well-known/gatehouse/activation-key.pem": true,
+	// Desktop reads update feeds and downloads their files without
+	// credentials; an organisation's local feed is named by an unguessable
+	// token.
+	"GET /updates/channels/{channel}/updates.xml":       true,
+	"GET /updates/files/{release}/{name}":               true,
+	"GET /updates/local/{token}/updates.xml":            true,
+	"GET /updates/local/{token}/files/{release}/{name}": true,
 }
 
 // IsolationFixture lets features put objects into account A so the walk can
@@ -73,6 +80,9 @@ func TestTenantIsolationRouteWalk(t *testing.T) {
 			objects[k] = v
 		}
 		for k, v := range ssoActivationIsolationFixture(t, node, alice, acctA, objects["person"], secret) {
+			objects[k] = v
+		}
+		for k, v := range updatesIsolationFixture(t, node, alice, acctA) {
 			objects[k] = v
 		}
 

@@ -9,10 +9,15 @@ import (
 )
 
 // /download is the link admins hand out (with experience=sso, spec 04) and
-// the personal link of invitation emails (with code=…, spec 02). With a
-// configured installer URL (--download-url) it redirects there, carrying
-// the experience and the code to the installed client; otherwise it shows
-// how Desktop would be installed and activated.
+// the personal link of invitation emails (with code=…, spec 02). It
+// redirects to the installer of the current release on the visitor's
+// update channel (spec 06: channel=early|business, else the channel of the
+// invitation's organisation, else business; see updates_download.go), or
+// to the configured installer URL (--download-url) when no release is
+// published, carrying the experience and the code to the installed client
+// as query parameters (macOS keeps the download URL with the file, where
+// Desktop reads which experience to open first); with neither it shows how
+// Desktop would be installed and activated.
 
 func (h *ssoActivationHandlers) download(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -37,8 +42,27 @@ func (h *ssoActivationHandlers) download(w http.ResponseWriter, r *http.Request)
 			experience = "key"
 		}
 	}
-	if h.cfg.DownloadURL != "" {
-		u, err := url.Parse(h.cfg.DownloadURL)
+	channel := strings.ToLower(strings.TrimSpace(q.Get("channel")))
+	switch channel {
+	case "", "business", "early":
+	default:
+		h.renderError(w, r, http.StatusBadRequest, "Unknown download link",
+			"This download link asks for an update channel Gatehouse does not know ("+shortText(channel, 40)+"). Use channel=business or channel=early, or ask your IT admin for the link again.")
+		return
+	}
+	target := h.cfg.DownloadURL
+	if h.installer != nil {
+		u, err := h.installer(r.Context(), channel, code, acceptLocales(r.Header.Get("Accept-Language")))
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		if u != "" {
+			target = u
+		}
+	}
+	if target != "" {
+		u, err := url.Parse(target)
 		if err != nil {
 			h.serverError(w, r, err)
 			return

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"gatehouse/internal/license"
+	"gatehouse/internal/updates/deploycfg"
+)
+
+func init() {
+	register("deploycfg", "lint or generate a deploy.cfg of the Desktop autodeploy package", runDeployCfg)
+}
+
+const deployCfgUsage = `Usage:
+  gatehouse deploycfg lint [--format text|json] FILE...
+      Reports every malformed line, unknown variable, bad value and conflicting
+      pair as FILE:LINE:COLUMN with a suggestion where there is one. Exits 1
+      when a file has errors (warnings alone exit 0). FILE - reads stdin.
+  gatehouse deploycfg gen [--license-key KEY | --sso] [--set name=value]... [--vm SRC=DEST[:copy|skip|replace]]... [-o FILE]
+      Writes a complete deploy.cfg: every variable, the ones not set commented
+      out with their allowed values. Without --license-key it activates with SSO.
+  gatehouse deploycfg vars
+      Lists the variables and their allowed values.
+`
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+func runDeployCfg(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, deployCfgUsage)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	action, args := args[0], args[1:]
+	switch action {
+	case "lint":
+		return deployCfgLint(args, stdout, stderr)
+	case "gen":
+		return deployCfgGen(args, stdout, stderr)
+	case "vars":
+		for _, v := range deploycfg.Variables {
+			allowed := v.Allowed()
+			if allowed == "" {
+				allowed = "e.g. " + v.Example
+			}
+			dep := ""
+			if v.Deprecated != "" {
+				dep = " (deprecated)"
+			}
+			fmt.Fprintf(stdout, "%-48s %-18s %s%s\n", v.Name, v.Section, allowed, dep)
+		}
+		return nil
+	}
+	fmt.Fprintf(stderr, "gatehouse deploycfg: unknown action %q\n\n%s", action, deployCfgUsage)
+	return errUsage
+}
+
+func deployCfgLint(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("deploycfg lint", "deploycfg lint [--format text|json] FILE...", stderr)
+	format := fs.String("format", "text", "text or json")
+	var files []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintln(stderr, "gatehouse deploycfg lint: --format is text or json")
+		return errUsage
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "gatehouse deploycfg lint: name the file(s) to check (- for stdin)")
+		return errUsage
+	}
+	errs := 0
+	for _, f := range files {
+		var data []byte
+		var err error
+		name := f
+		if f == "-" {
+			data, err = io.ReadAll(io.LimitReader(os.Stdin, deploycfg.MaxSize+1))
+			name = "<stdin>"
+		} else {
+			data, err = readLimited(f, deploycfg.MaxSize+1)
+		}
+		if err != nil {
+			return err
+		}
+		diags := deploycfg.Lint(name, data)
+		errs += deploycfg.Errors(diags)
+		if *format == "json" {
+			err = deploycfg.WriteJSON(stdout, name, diags)
+		} else {
+			err = deploycfg.WriteText(stdout, name, diags)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if errs > 0 {
+		return fmt.Errorf("%d %s", errs, map[bool]string{true: "error", false: "errors"}[errs == 1])
+	}
+	return nil
+}
+
+func readLimited(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
+func deployCfgGen(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("deploycfg gen", "deploycfg gen [flags]", stderr)
+	key := fs.String("license-key", "", "license key to activate with (default: SSO activation)")
+	sso := fs.Bool("sso", false, "SSO activation (the default; refuses --license-key)")
+	out := fs.String("o", "", "write to this file instead of stdout")
+	var sets, vms multiFlag
+	fs.Var(&sets, "set", "name=value (repeatable); see gatehouse deploycfg vars")
+	fs.Var(&vms, "vm", "SRC=DEST or SRC=DEST:copy|skip|replace (repeatable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gatehouse deploycfg gen: unexpected arguments %q\n", fs.Args())
+		return errUsage
+	}
+	if *sso && *key != "" {
+		fmt.Fprintln(stderr, "gatehouse deploycfg gen: --sso and --license-key exclude each other")
+		return errUsage
+	}
+	cfg := deploycfg.Config{Values: map[string]string{}}
+	header := "Activation: SSO (company sign-in)"
+	if *key != "" {
+		norm, err := license.NormalizeKey(*key)
+		if err != nil {
+			fmt.Fprintln(stderr, "gatehouse deploycfg gen: --license-key is not a valid license key")
+			return errUsage
+		}
+		cfg.Values["license_key"] = norm
+		header = "Activation: license key …" + norm[len(norm)-6:]
+	}
+	cfg.Header = []string{"deploy.cfg generated by gatehouse deploycfg gen", header}
+	for _, s := range sets {
+		n, v, ok := strings.Cut(s, "=")
+		if !ok {
+			fmt.Fprintf(stderr, "gatehouse deploycfg gen: --set %q: want name=value\n", s)
+			return errUsage
+		}
+		if n == "license_key" {
+			fmt.Fprintln(stderr, "gatehouse deploycfg gen: use --license-key for the key")
+			return errUsage
+		}
+		cfg.Values[n] = v
+	}
+	for _, s := range vms {
+		vm, err := parseVMFlag(s)
+		if err != nil {
+			fmt.Fprintf(stderr, "gatehouse deploycfg gen: --vm %q: %v\n", s, err)
+			return errUsage
+		}
+		cfg.VMs = append(cfg.VMs, vm)
+	}
+	b, err := deploycfg.Generate(cfg)
+	var probs deploycfg.Problems
+	if errors.As(err, &probs) {
+		for _, p := range probs {
+			fmt.Fprintf(stderr, "gatehouse deploycfg gen: %s: %s\n", p.Name, p.Message)
+		}
+		return errUsage
+	} else if err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(*out, b, 0o644)
+}
+
+// parseVMFlag reads SRC=DEST[:mode]; the mode is taken only when it is
+// one of copy, skip, replace (a destination may contain colons).
+func parseVMFlag(s string) (deploycfg.VM, error) {
+	src, dest, ok := strings.Cut(s, "=")
+	if !ok || src == "" || dest == "" {
+		return deploycfg.VM{}, errors.New("want SRC=DEST[:copy|skip|replace]")
+	}
+	// A URL source contains "=" rarely but "://" often; split at the "="
+	// that follows the source's extension when the first split looks wrong.
+	if strings.Contains(s, "://") {
+		if i := strings.LastIndex(s, "="); i > 0 {
+			src, dest = s[:i], s[i+1:]
+		}
+	}
+	vm := deploycfg.VM{Source: src, Dest: dest}
+	if i := strings.LastIndex(dest, ":"); i >= 0 {
+		switch m := dest[i+1:]; m {
+		case "copy", "skip", "replace":
+			vm.Dest, vm.Mode = dest[:i], m
+		}
+	}
+	return vm, nil
+}
