@@ -301,7 +301,6 @@ func (s *Service) refuseTest(ctx context.Context, t *pendingTest, a *saml.Assert
 			return nil, err
 		}
 		res.User.Outcome = TestUserRefused
-		res.SeatPool = nil
 	}
 	res.Code, res.Detail, res.Reference = e.Code, e.Detail, e.Reference
 	var subj string

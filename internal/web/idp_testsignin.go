@@ -142,21 +142,22 @@ func (v *testResultView) RoleChange() string {
 func (v *testResultView) GroupMeaning(g sso.TestGroup) string {
 	var out []string
 	if g.Admins {
-		out = append(out, "Business Account Admins (“"+v.Groups.AdminsName+"”): admin rights")
+		out = append(out, "mapped as Business Account Admins: admin rights")
 	}
 	if g.DesktopUsers {
-		out = append(out, "Desktop Users (“"+v.Groups.DesktopUsersName+"”): may activate Desktop with SSO")
+		out = append(out, "mapped as Desktop Users: may activate Desktop with SSO")
 	}
 	if sp := v.T.Result.SeatPool; sp != nil {
 		for _, m := range sp.Groups {
 			if strings.EqualFold(strings.TrimSpace(m.UUID), strings.TrimSpace(g.Value)) {
-				out = append(out, "takes the Desktop seat from the key “"+sp.KeyName+"” (User Groups: “"+m.Name+"”)")
+				out = append(out, "mapped to the key “"+sp.KeyName+"” as “"+m.Name+"” (User Groups): the Desktop seat comes from it")
 			}
 		}
 	}
 	if len(out) == 0 {
 		return "Not used by Gatehouse"
 	}
+	out[0] = strings.ToUpper(out[0][:1]) + out[0][1:]
 	return strings.Join(out, "; ")
 }
 
