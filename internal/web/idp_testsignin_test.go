@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/idp"
@@ -354,4 +356,146 @@ func init() { layoutFixtures = append(layoutFixtures, layoutTestSignInFixture) }
 // admin a test sign-in result.
 func layoutTestSignInFixture(t *testing.T, e *layoutEnv) {
 	e.params["test"] = startRefusedTestSignIn(t, e.node, e.acct, e.adminID)
+}
+
+// agree runs a test sign-in as the IdP user login and then a real sign-in
+// as the same user, and checks that both reach the same decision: want is
+// "new" (a person is created), "existing" (an existing person signs in)
+// or a refusal code. The test sign-in creates nothing; it returns the test
+// result page and the real sign-in's client.
+func (f *ssoFixture) agree(t *testing.T, login, want string) (*apptest.Response, *apptest.Client) {
+	t.Helper()
+	db := f.node.App.DB
+	before := footprint(t, db)
+	r, _, _ := f.testSignIn(t, f.admin, login)
+	page := f.admin.Get(f.testResultPath(t, r)).Expect(t, http.StatusOK)
+	sameFootprint(t, "test sign-in as "+login, before, footprint(t, db))
+	state, code := page.Doc.Find("#test-result").AttrOr("data-state", ""), page.Text("#test-code")
+	maps := page.Text("#test-maps-to")
+	switch want {
+	case "new", "existing":
+		if state != "accepted" {
+			t.Fatalf("test sign-in as %s: %s %s, want accepted (%s)", login, state, code, page.Text("#test-detail"))
+		}
+		if (want == "new") != strings.Contains(maps, "would be created") {
+			t.Fatalf("test sign-in as %s maps to %q, want a %s user", login, maps, want)
+		}
+	default:
+		if state != "refused" || code != want {
+			t.Fatalf("test sign-in as %s: %s %q, want refused with %s", login, state, code, want)
+		}
+	}
+
+	c := apptest.NewClient(t, f.node.URL)
+	resp := f.ssoAs(t, c, "someone@corp.example", login)
+	who := sessionPerson(t, f.node, c)
+	switch want {
+	case "new", "existing":
+		if resp.Status != http.StatusSeeOther || who == "" {
+			t.Fatalf("real sign-in as %s: status %d, want signed in as the test said (%s): %s", login, resp.Status, maps, resp.Text("main"))
+		}
+		p, err := f.node.App.Accounts.PersonByID(context.Background(), who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apptest.MustContain(t, maps, p.Email)
+		if after := footprint(t, db); (after["people"] == before["people"]+1) != (want == "new") {
+			t.Fatalf("real sign-in as %s: people %d → %d, the test said %q", login, before["people"], after["people"], maps)
+		}
+	default:
+		if resp.Status != http.StatusForbidden || who != "" {
+			t.Fatalf("real sign-in as %s: status %d (person %q), want refused with %s like the test", login, resp.Status, who, want)
+		}
+		apptest.MustContain(t, resp.Text("main"), "reason "+want)
+	}
+	return page, c
+}
+
+// TestIdPTestSignInAgreesWithRealSignIn: for every kind of answer the
+// linking rules tell apart, a test sign-in and then a real sign-in with
+// the independent IdP reach the same decision — they share one evaluation
+// — and only the real one changes anything.
+func TestIdPTestSignInAgreesWithRealSignIn(t *testing.T) {
+	dns := testenv.DNS(t)
+	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
+		f := newSSOFixture(t, dbURL, dns)
+		ctx := context.Background()
+		db := f.node.App.DB
+		owner, _ := f.node.App.Accounts.PersonByEmail(ctx, "owner@corp.example")
+		actor := audit.Actor{Type: audit.ActorPerson, ID: owner.ID, Label: owner.Email}
+		add := func(u testenv.IdPUser) string {
+			u.Password = "idp-pass"
+			f.idp.AddUser(t, u)
+			if u.Login != "" {
+				return u.Login
+			}
+			return u.Email
+		}
+
+		// A first sign-in creates Ida; the next one finds her by her
+		// object id; another object with her address is a conflict.
+		f.agree(t, "ida.admin@corp.example", "new")
+		page, _ := f.agree(t, "ida.admin@corp.example", "existing")
+		apptest.MustContain(t, page.Text("#test-how"), "stable user ID")
+		f.agree(t, add(testenv.IdPUser{Email: "IDA.ADMIN@corp.example", Login: "ida-other", ObjectID: "obj-other"}), "identity_conflict")
+
+		// A verified password person meets the IdP: linked, and their
+		// other sessions end — in the real sign-in only.
+		pat := apptest.NewClient(t, f.node.URL)
+		pat.SignUp("pat@corp.example", pw, "Pat")
+		patID := sessionPerson(t, f.node, pat)
+		patLogin := add(testenv.IdPUser{Email: "pat@corp.example", ObjectID: "obj-pat", Groups: []string{"desktop-users"}})
+		before := footprint(t, db)
+		r, _, _ := f.testSignIn(t, f.admin, patLogin)
+		page = f.admin.Get(f.testResultPath(t, r)).Expect(t, http.StatusOK)
+		apptest.MustContain(t, page.Text("#test-how"), "other Gatehouse sessions end")
+		sameFootprint(t, "test sign-in of a password person", before, footprint(t, db))
+		if sessionPerson(t, f.node, pat) != patID {
+			t.Fatal("a test sign-in ended the person's session")
+		}
+		f.agree(t, patLogin, "existing")
+		if sessionPerson(t, f.node, pat) != "" {
+			t.Fatal("the real first link kept the person's password session")
+		}
+
+		// The address rules.
+		f.agree(t, add(testenv.IdPUser{Email: "owner@ｃorp.example", Login: "owner-fullwidth", ObjectID: "obj-fw"}), "address_spelling_mismatch")
+		f.agree(t, add(testenv.IdPUser{Email: "owner@corp.ex\u0430mple", Login: "owner-cyrillic", ObjectID: "obj-cyr"}), "domain_not_verified")
+		f.agree(t, add(testenv.IdPUser{Email: "ida.admin＠corp.example", Login: "ida-fullwidth-at", ObjectID: "obj-at"}), "no_email")
+		f.agree(t, add(testenv.IdPUser{Email: `Ida <ida.admin@corp.example>`, Login: "ida-display", ObjectID: "obj-dn"}), "address_invalid")
+
+		// A person created before addresses had to be proved, who never
+		// proved theirs.
+		hash, err := account.HashPassword("legacy-pass-2026")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO people (id, email, email_norm, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			ids.New(), "lee@corp.example", "lee@corp.example", "Not Lee", hash, store.Now()); err != nil {
+			t.Fatal(err)
+		}
+		f.agree(t, add(testenv.IdPUser{Email: "lee@corp.example", ObjectID: "obj-lee"}), "person_unverified")
+
+		// A member an admin deactivated in Gatehouse, and a user the IdP
+		// deactivated over SCIM.
+		uma := "uma.user@corp.example"
+		_, c := f.agree(t, uma, "new")
+		if err := f.node.App.Accounts.SetMemberStatus(ctx, f.account, sessionPerson(t, f.node, c), account.StatusDeactivated, actor); err != nil {
+			t.Fatal(err)
+		}
+		f.agree(t, uma, "member_deactivated")
+		if status, body := f.scim(t, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+			"userName":"vic@corp.example","externalId":"obj-vic","active":false}`); status != http.StatusCreated {
+			t.Fatalf("SCIM create: %d %s", status, body)
+		}
+		f.agree(t, add(testenv.IdPUser{Email: "vic@corp.example", ObjectID: "obj-vic"}), "user_deactivated")
+
+		// The validator's refusals too: more groups than the signature
+		// verifier checks.
+		many := make([]string, 1500)
+		for i := range many {
+			many[i] = fmt.Sprintf("group-%04d", i)
+		}
+		f.agree(t, add(testenv.IdPUser{Email: "max.groups@corp.example", ObjectID: "obj-max", Groups: many}), "too_many_elements")
+	})
 }
