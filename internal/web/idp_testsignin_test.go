@@ -150,7 +150,7 @@ func TestIdPTestSignIn(t *testing.T) {
 		apptest.MustContain(t, page.Text("#test-admin"), "Yes")
 		apptest.MustContain(t, page.Text("#test-admin"), "GH Admins")
 		apptest.MustContain(t, page.Text("#test-desktop"), "Yes")
-		apptest.MustContain(t, page.Text("#test-seat-pool"), "Key Design seats, chosen by the User Groups mapping (“Design team”)")
+		apptest.MustContain(t, page.Text("#test-seat-pool"), "Key “Design seats”, chosen by the User Groups mapping (“Design team”)")
 		apptest.MustContain(t, page.Text("#test-nameid"), danaUser.Email)
 		apptest.MustContain(t, page.Text("#test-nameid-format"), "Email address")
 		attrs := page.Text("#test-attributes")
@@ -169,7 +169,7 @@ func TestIdPTestSignIn(t *testing.T) {
 		if _, err := f.node.App.Accounts.PersonByEmail(ctx, danaUser.Email); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("a test sign-in created a person (err %v)", err)
 		}
-		au := f.admin.Get("/accounts/" + f.account + "/audit").Expect(t, http.StatusOK)
+		au := f.admin.Get("/accounts/"+f.account+"/audit").Expect(t, http.StatusOK)
 		apptest.MustContain(t, auditText(au), "idp.test_sign_in_started")
 		apptest.MustContain(t, auditText(au), "idp.test_sign_in_finished")
 		apptest.MustContain(t, f.admin.Get(base).Expect(t, http.StatusOK).Text("#test-sign-in-list"), "Accepted")
