@@ -45,7 +45,7 @@ func wireSSO(ctx context.Context, a *App) error {
 		web.Route{Path: "/scim/", Access: web.Machine, Handler: scimHandler},
 	)
 	a.Web.Add(web.SSORoutes(a.Web, svc)...)
-	a.Jobs.Jobs = append(a.Jobs.Jobs, samlSvc.PurgeJob())
+	a.Jobs.Jobs = append(a.Jobs.Jobs, samlSvc.PurgeJob(), svc.TestPurgeJob())
 	return nil
 }
 

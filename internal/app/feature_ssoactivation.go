@@ -38,6 +38,7 @@ func wireSSOActivation(_ context.Context, a *App) error {
 		return err
 	})
 	a.Web.SetProductLicenseHolders(svc.ProductLicenseHolders)
+	a.SSO.SeatPools = seatPoolPreview(svc)
 	a.Web.Add(web.SSOActivationRoutes(a.Web, svc, a.SSO, web.SSOActivationConfig{
 		DownloadURL:    a.Config.DownloadURL,
 		ReservedGroups: reservedGroups(a.IdP),
@@ -71,6 +72,22 @@ func ssoFailureRecorder(db *store.DB, log *slog.Logger) license.SSOFailureRecord
 		}
 		log.Warn("sso activation refused", "account_id", accountID, "code", code, "detail", detail, "reference", ref, "subject", subject, "ip", ip)
 		return ref
+	}
+}
+
+// seatPoolPreview shows the IdP configurator's test sign-in which key a
+// Desktop user would take their per-user seat from.
+func seatPoolPreview(svc *license.Service) sso.SeatPoolFunc {
+	return func(ctx context.Context, accountID string, groups []string) (*sso.SeatPool, error) {
+		p, err := svc.PreviewSeatPool(ctx, accountID, groups)
+		if err != nil {
+			return nil, err
+		}
+		out := &sso.SeatPool{KeyName: p.KeyName, Kind: p.Kind, Conflict: p.Conflict, Code: p.Code, Message: p.Message}
+		for _, g := range p.Groups {
+			out.Groups = append(out.Groups, sso.SeatPoolGroup{UUID: g.UUID, Name: g.Name})
+		}
+		return out, nil
 	}
 }
 

@@ -87,6 +87,8 @@ var labels = map[string]string{
 	"idp.backup_login_set":              "Backup login chosen",
 	"idp.integration_activated":         "IdP integration activated",
 	"idp.integration_deactivated":       "IdP integration deactivated",
+	"idp.test_sign_in_started":          "Test sign-in started",
+	"idp.test_sign_in_finished":         "Test sign-in finished",
 
 	// SCIM provisioning.
 	"scim.enabled":               "SCIM provisioning switched on",

@@ -85,3 +85,30 @@ func (s *Service) ConsumeResponse(ctx context.Context, accountID string, sp SPSe
 	}
 	return &a, nil
 }
+
+// UnverifiedRequestID returns the ID of the AuthnRequest a response says it
+// answers (the Response's InResponseTo, else the first one a
+// SubjectConfirmationData carries), read without verifying anything, from
+// XML the strict parser accepts; "" when there is none or the response
+// cannot be read. It decides only where a refusal is reported (an admin's
+// test sign-in or the ordinary list), never whether anything is accepted.
+func UnverifiedRequestID(samlResponse string) string {
+	raw, r := decodeResponse(samlResponse)
+	if r != nil {
+		return ""
+	}
+	doc, r := parseXML(raw, false)
+	if r != nil {
+		return ""
+	}
+	root := doc.Root()
+	if v := attr(root, "InResponseTo"); v != "" {
+		return v
+	}
+	for _, scd := range descendants(root, nsAssertion, "SubjectConfirmationData") {
+		if v := attr(scd, "InResponseTo"); v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -33,6 +33,24 @@ func FuzzVerifyResponse(f *testing.F) {
 	})
 }
 
+// FuzzUnverifiedRequestID: reading where a refused answer belongs never
+// panics, and finds the request a well-formed response names.
+func FuzzUnverifiedRequestID(f *testing.F) {
+	e := &env{now: time.Now().UTC().Truncate(time.Second)}
+	e.sp = SPSettings{EntityID: "https://gatehouse.test/saml/x", ACSURL: "https://gatehouse.test/saml/x/acs"}
+	f.Add([]byte(e.resp("_req1").xml()))
+	f.Add([]byte(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" InResponseTo="_r"/>`))
+	f.Add([]byte(`<!DOCTYPE a [<!ENTITY b "c">]><a InResponseTo="&b;"/>`))
+	f.Add([]byte("not xml"))
+	if got := UnverifiedRequestID(base64.StdEncoding.EncodeToString([]byte(e.resp("_req1").xml()))); got != "_req1" {
+		f.Fatalf("UnverifiedRequestID of a response to _req1: %q", got)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		_ = UnverifiedRequestID(base64.StdEncoding.EncodeToString(raw))
+		_ = UnverifiedRequestID(string(raw))
+	})
+}
+
 // FuzzParseIdPMetadata: never panic on uploaded metadata.
 func FuzzParseIdPMetadata(f *testing.F) {
 	k := testKey(f, "ec")

@@ -96,7 +96,7 @@ func (s *Service) StartLoginPOST(ctx context.Context, accountID string, sp SPSet
 func (s *Service) newRequest(ctx context.Context, accountID string, sp SPSettings, idp IdPSettings,
 	purpose, attemptRef, browserBinding string) (*etree.Document, string, string, error) {
 	switch {
-	case purpose != PurposePortal && purpose != PurposeDesktop:
+	case purpose != PurposePortal && purpose != PurposeDesktop && purpose != PurposeTest:
 		return nil, "", "", fmt.Errorf("saml: unknown purpose %q", purpose)
 	case len(browserBinding) < 16:
 		return nil, "", "", errors.New("saml: a random browser binding of at least 16 characters is required")

@@ -451,6 +451,7 @@ func readAttributes(a *etree.Element, out *Assertion) *Refusal {
 				values = append(values, rawText(v))
 			}
 			out.Attributes[key] = values
+			out.AttributeList = append(out.AttributeList, Attribute{Name: full, Key: key, Values: values})
 		}
 	}
 	single := func(key string) (string, *Refusal) {

@@ -71,6 +71,9 @@ const (
 const (
 	PurposePortal  = "portal"
 	PurposeDesktop = "desktop"
+	// PurposeTest is an admin's test sign-in from the configurator: the
+	// response is validated like any other but signs nobody in.
+	PurposeTest = "test"
 )
 
 // IdPSettings is what the SP needs to know about one identity provider.
@@ -148,19 +151,29 @@ type Assertion struct {
 	NameIDFormat string
 	SessionIndex string
 	RequestID    string // the AuthnRequest it answers (consumed)
-	Purpose      string // of that request: PurposePortal or PurposeDesktop
+	Purpose      string // of that request: PurposePortal, PurposeDesktop or PurposeTest
 	AttemptRef   string // as given to StartLogin
 	// Attributes by normalised name: the lower-cased last path segment of
 	// the attribute Name, so Entra's
 	// http://schemas.microsoft.com/identity/claims/objectidentifier is
 	// "objectidentifier".
-	Attributes    map[string][]string
+	Attributes map[string][]string
+	// AttributeList is every attribute as the IdP named it, in document
+	// order (for the admin's test sign-in page).
+	AttributeList []Attribute
 	ObjectID      string   // "objectidentifier"
 	Name          string   // "name" (login / email)
 	DisplayName   string   // "displayname"
 	Groups        []string // "groups"
 	GroupsOverage bool     // Entra sent "groups.link" instead of the groups
 	NotOnOrAfter  time.Time
+}
+
+// Attribute is one SAML attribute as received.
+type Attribute struct {
+	Name   string   // the Name as sent, e.g. http://schemas.microsoft.com/identity/claims/objectidentifier
+	Key    string   // its key in Assertion.Attributes
+	Values []string // xsi:nil values left out
 }
 
 // Refusal codes. They are stable: the web layer shows them as a reference

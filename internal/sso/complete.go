@@ -37,9 +37,19 @@ func (id *Identity) InGroup(uuid string) bool {
 	return slices.ContainsFunc(id.Groups, func(g string) bool { return strings.EqualFold(g, uuid) })
 }
 
+// Outcome is what an IdP's answer at the ACS leads to: a real sign-in of
+// Identity, or the stored result of an admin's test sign-in (TestID), which
+// signs nobody in.
+type Outcome struct {
+	Identity *Identity
+	TestID   string
+}
+
 // Complete validates a SAML response posted to accountID's ACS and resolves
-// the person. Every refusal is recorded with a reference for the admins.
-func (s *Service) Complete(ctx context.Context, accountID, samlResponse, binding, ip string) (*Identity, error) {
+// the person. Every refusal is recorded with a reference for the admins. An
+// answer to a test sign-in (saml.PurposeTest) goes through the same
+// validator and the same linking decision, but only its result is stored.
+func (s *Service) Complete(ctx context.Context, accountID, samlResponse, binding, ip string) (*Outcome, error) {
 	in, err := s.Directory.Integration(ctx, accountID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, s.refuse(ctx, "", "", ip, "", &Error{Code: saml.CodeWrongAccount,
@@ -47,7 +57,7 @@ func (s *Service) Complete(ctx context.Context, accountID, samlResponse, binding
 			Detail:  "response posted to the ACS of unknown account " + accountID})
 	}
 	if errors.Is(err, ErrIdPIncomplete) {
-		return nil, s.refuse(ctx, accountID, "", ip, "", idpIncomplete(err))
+		return s.refused(ctx, accountID, samlResponse, binding, ip, in, idpIncomplete(err))
 	}
 	if err != nil {
 		return nil, err
@@ -55,10 +65,13 @@ func (s *Service) Complete(ctx context.Context, accountID, samlResponse, binding
 	a, err := s.SAML.ConsumeResponse(ctx, accountID, in.SP, in.IdP, samlResponse, binding)
 	var ref *saml.Refusal
 	if errors.As(err, &ref) {
-		return nil, s.refuse(ctx, accountID, "", ip, "", &Error{Code: ref.Code, Message: refusalMessage(ref.Code), Detail: ref.Detail})
+		return s.refused(ctx, accountID, samlResponse, binding, ip, in, &Error{Code: ref.Code, Message: refusalMessage(ref.Code), Detail: ref.Detail})
 	}
 	if err != nil {
 		return nil, err
+	}
+	if a.Purpose == saml.PurposeTest {
+		return s.finishTest(ctx, accountID, a, in, ip)
 	}
 	if !in.Active {
 		return nil, s.refuse(ctx, accountID, a.Purpose, ip, a.NameID, &Error{Code: ReasonIntegrationInactive,
@@ -70,7 +83,26 @@ func (s *Service) Complete(ctx context.Context, accountID, samlResponse, binding
 	if errors.As(err, &se) {
 		return nil, s.refuse(ctx, accountID, a.Purpose, ip, subject(a), se)
 	}
-	return id, err
+	if err != nil {
+		return nil, err
+	}
+	return &Outcome{Identity: id}, nil
+}
+
+// refused reports a refusal made before the answer's purpose is known (the
+// validator's, or an unfinished setup): when the sign-in this browser
+// started last is an admin's test sign-in that this answer belongs to, the
+// refusal is that test's result; otherwise it is recorded and shown as
+// usual.
+func (s *Service) refused(ctx context.Context, accountID, samlResponse, binding, ip string, in Integration, e *Error) (*Outcome, error) {
+	t, err := s.pendingTestFor(ctx, accountID, binding, saml.UnverifiedRequestID(samlResponse))
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, s.refuse(ctx, accountID, "", ip, "", e)
+	}
+	return s.refuseTest(ctx, t, nil, nil, in, e, ip)
 }
 
 func subject(a *saml.Assertion) string {
@@ -80,7 +112,55 @@ func subject(a *saml.Assertion) string {
 	return a.NameID
 }
 
-// resolve links the assertion to a person of the account (spec 03,
+// How a sign-in found its person (Decision.Link).
+const (
+	// LinkObjectID: by the IdP's stable identifier, recorded at an earlier
+	// sign-in.
+	LinkObjectID = "object_id"
+	// LinkName: by the login name recorded at an earlier sign-in.
+	LinkName = "name"
+	// LinkAddress: by the verified address of an existing person.
+	LinkAddress = "address"
+	// LinkNew: nobody has the address; a person is created.
+	LinkNew = "new"
+)
+
+// Decision is the identity-linking decision for one verified assertion:
+// which person it is (or that one is created) and what signing in changes.
+// evaluate makes it; a real sign-in carries it out in the same transaction,
+// a test sign-in only shows it.
+type Decision struct {
+	Identity // Person is nil while Link is LinkNew and nothing is applied
+	// Key is the login (name attribute, else NameID) as account.IdentityKey.
+	Key string
+	// Stable is the IdP's stable identifier of the person, "" when none.
+	Stable string
+	// RawEmail and Email are the address as sent and its canonical form
+	// (Email is "" when the login is no address).
+	RawEmail, Email string
+	Link            string // Link… constant
+	// FirstLink: an existing person meets the IdP for the first time;
+	// EndsSessions: they have a password, so their other sessions end.
+	FirstLink, EndsSessions bool
+	// Role and Status are the current membership ("" when none); NewRole
+	// the role after signing in.
+	Role, Status, NewRole string
+	// BackupLogin: the person is the backup login, who keeps the admin
+	// role whatever the IdP says.
+	BackupLogin bool
+}
+
+// resolve links the assertion to a person of the account and signs them in
+// to it (evaluate, applied).
+func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Assertion, in Integration) (*Identity, error) {
+	d, err := s.evaluate(ctx, accountID, a, in, true)
+	if err != nil {
+		return nil, err
+	}
+	return &d.Identity, nil
+}
+
+// evaluate makes the linking decision for an assertion (spec 03,
 // DESIGN.md "Identity and trust rules"):
 //
 //  1. by a stable identifier first: the IdP's object id (the
@@ -95,28 +175,34 @@ func subject(a *saml.Assertion) string {
 //     it; a first link of a person with a password ends their other
 //     sessions. Nobody has it: a person is created.
 //
-// Every other case is refused with a reason the admins see in Recent SSO
-// failures; nothing is ever linked through a transformed string.
-func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Assertion, in Integration) (*Identity, error) {
+// Every other case is refused (*Error) with a reason the admins see in
+// Recent SSO failures; nothing is ever linked through a transformed string.
+//
+// The decision only reads. With apply it is carried out in the same
+// transaction (a real sign-in); without, it is a dry run (the admin's test
+// sign-in), and the Decision says what a real sign-in would do. On a
+// refusal the Decision holds what was decided before it.
+func (s *Service) evaluate(ctx context.Context, accountID string, a *saml.Assertion, in Integration, apply bool) (*Decision, error) {
+	d := &Decision{Identity: Identity{AccountID: accountID, Assertion: a, Groups: a.Groups}}
 	rawName, source := a.Name, "the name attribute"
 	if rawName == "" {
 		rawName, source = a.NameID, "the NameID"
 	}
 	key, keyErr := account.IdentityKey(rawName)
 	if keyErr != nil {
-		return nil, &Error{Code: ReasonAddressInvalid,
+		return d, &Error{Code: ReasonAddressInvalid,
 			Message: "Your identity provider sent a user name or address that Gatehouse does not accept, so it cannot tell who you are. Your IT admin can see why under the reference below.",
 			Detail:  fmt.Sprintf("%s %q is refused: %s (%s)", source, rawName, keyErr.Error(), addressReason(keyErr))}
 	}
-	stable := a.ObjectID
-	if stable == "" && a.NameIDFormat == saml.NameIDFormatPersistent && a.Name != "" {
+	d.Key = key
+	d.Stable = a.ObjectID
+	if d.Stable == "" && a.NameIDFormat == saml.NameIDFormatPersistent && a.Name != "" {
 		// A persistent NameID is the IdP's stable id for this SP; only
 		// when the name attribute carries the login does it serve as one.
-		stable = "nameid:" + a.NameID
+		d.Stable = "nameid:" + a.NameID
 	}
-	rawEmail := rawName
+	d.RawEmail = rawName
 	email, emailErr := account.CanonicalEmail(rawName)
-	id := &Identity{AccountID: accountID, Assertion: a, Groups: a.Groups}
 
 	if s.SCIM != nil {
 		u, err := s.SCIM.FindUserForSAML(ctx, accountID, a.ObjectID, rawName)
@@ -125,79 +211,96 @@ func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Asserti
 			if u.ExternalID != "" && a.ObjectID != "" && u.ExternalID != a.ObjectID {
 				// Found by name, but provisioned for another IdP object:
 				// its groups (admins!) are not this sign-in's.
-				return nil, &Error{Code: ReasonIdentityConflict,
+				return d, &Error{Code: ReasonIdentityConflict,
 					Message: "Your sign-in matches a user provisioned for another identity in your organization's identity provider. Your IT admin can see why under the reference below.",
 					Detail:  fmt.Sprintf("the login %q matches SCIM user %s (externalId %q); this sign-in carries object %q; not linked", rawName, u.ID, u.ExternalID, a.ObjectID)}
 			}
 			if !u.Active {
-				return nil, &Error{Code: ReasonUserDeactivated,
+				return d, &Error{Code: ReasonUserDeactivated,
 					Message: "Your user is deactivated in your organization's identity provider. Ask your IT admin.",
 					Detail:  fmt.Sprintf("SCIM user %s (%s) is inactive", u.UserName, u.ID)}
 			}
-			id.SCIMUserID = u.ID
+			d.SCIMUserID = u.ID
 			if len(a.Groups) == 0 || a.GroupsOverage {
-				id.Groups = u.GroupKeys
+				d.Groups = u.GroupKeys
 			}
 			if emailErr != nil {
-				rawEmail = u.UserName
+				d.RawEmail = u.UserName
 				email, emailErr = account.CanonicalEmail(u.UserName)
 			}
 		case errors.Is(err, store.ErrNotFound):
 		default:
-			return nil, err
+			return d, err
 		}
 	}
-	id.IsAdmin = id.InGroup(in.Groups.AdminsUUID)
-	id.InDesktopUsers = id.InGroup(in.Groups.DesktopUsersUUID)
+	if emailErr == nil {
+		d.Email = email
+	}
+	d.IsAdmin = d.InGroup(in.Groups.AdminsUUID)
+	d.InDesktopUsers = d.InGroup(in.Groups.DesktopUsersUUID)
 
-	groupsJSON, _ := json.Marshal(id.Groups)
-	now := store.At(s.now())
-	actor := audit.Actor{Type: audit.ActorPerson, Label: firstNonEmpty(email, key)}
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		personID, byAddress, err := s.findIdentity(ctx, tx, accountID, stable, key, rawName)
-		if err != nil {
+		if err := s.decide(ctx, tx, d, rawName, emailErr, in); err != nil {
+			return err
+		}
+		if !apply {
+			return nil
+		}
+		return s.apply(ctx, tx, d)
+	})
+	return d, err
+}
+
+// decide is the part of evaluate that reads the account's people, links
+// and memberships.
+func (s *Service) decide(ctx context.Context, tx *store.Tx, d *Decision, rawName string, emailErr error, in Integration) error {
+	a := d.Assertion
+	personID, byAddress, err := s.findIdentity(ctx, tx, d.AccountID, d.Stable, d.Key, rawName)
+	if err != nil {
+		return err
+	}
+	switch {
+	case personID == "":
+	case byAddress:
+		d.Link = LinkName
+	default:
+		d.Link = LinkObjectID
+	}
+	if personID == "" {
+		if emailErr != nil {
+			return &Error{Code: ReasonNoEmail,
+				Message: "Your identity provider did not send an email address for you, so Gatehouse cannot tell who you are. Ask your IT admin to send the user's email as the name attribute or NameID.",
+				Detail:  fmt.Sprintf("neither the name attribute nor the NameID is an email address (name %q, NameID %q): %s", a.Name, a.NameID, emailErr.Error())}
+		}
+		if personID, err = s.matchAddress(ctx, tx, d); err != nil {
 			return err
 		}
 		if personID == "" {
-			if emailErr != nil {
-				return &Error{Code: ReasonNoEmail,
-					Message: "Your identity provider did not send an email address for you, so Gatehouse cannot tell who you are. Ask your IT admin to send the user's email as the name attribute or NameID.",
-					Detail:  fmt.Sprintf("neither the name attribute nor the NameID is an email address (name %q, NameID %q): %s", a.Name, a.NameID, emailErr.Error())}
+			d.Link = LinkNew
+			d.NewRole = account.RoleUser
+			if d.IsAdmin {
+				d.NewRole = account.RoleAdmin
 			}
-			personID, err = s.linkByAddress(ctx, tx, accountID, stable, rawEmail, email, a.DisplayName, actor)
-			if err != nil {
-				return err
-			}
-			byAddress = true
+			return nil
 		}
-		p, err := s.Accounts.PersonByIDTx(ctx, tx, personID)
-		if err != nil {
-			return err
-		}
-		if !p.Verified() {
-			// An old link (made before addresses had to be proved) to a
-			// person who never proved theirs is not used either.
-			return unverifiedRefusal(p, byAddress)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sso_identities (account_id, person_id, object_id, name_norm, scim_user_id, groups_json, created_at, last_sign_in_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, person_id) DO UPDATE SET
-			object_id = CASE WHEN excluded.object_id <> '' THEN excluded.object_id ELSE sso_identities.object_id END,
-			name_norm = excluded.name_norm, scim_user_id = excluded.scim_user_id,
-			groups_json = excluded.groups_json, last_sign_in_at = excluded.last_sign_in_at`,
-			accountID, personID, stable, key, id.SCIMUserID, string(groupsJSON), now, now); err != nil {
-			return fmt.Errorf("record sso identity: %w", err)
-		}
-		id.Person = p
-		actor.ID, actor.Label = p.ID, p.EmailNorm
-		return s.syncMembership(ctx, tx, accountID, p, id.IsAdmin, in.BackupPersonID, actor)
-	})
-	if err != nil {
-		return nil, err
+		d.Link = LinkAddress
+		byAddress = true
 	}
-	return id, nil
+	p, err := s.Accounts.PersonByIDTx(ctx, tx, personID)
+	if err != nil {
+		return err
+	}
+	if !p.Verified() {
+		// An old link (made before addresses had to be proved) to a
+		// person who never proved theirs is not used either.
+		return unverifiedRefusal(p, byAddress)
+	}
+	d.Person = p
+	d.BackupLogin = p.ID == in.BackupPersonID
+	return s.decideMembership(ctx, tx, d)
 }
 
-// Refusal reasons of identity linking (see resolve).
+// Refusal reasons of identity linking (see evaluate).
 const (
 	ReasonAddressInvalid    = "address_invalid"
 	ReasonDomainNotVerified = "domain_not_verified"
@@ -226,7 +329,7 @@ func unverifiedRefusal(p *account.Person, byAddress bool) *Error {
 }
 
 // findIdentity returns the person an earlier sign-in linked (steps 1 and 2
-// of resolve), or "" when there is none.
+// of evaluate), or "" when there is none.
 func (s *Service) findIdentity(ctx context.Context, tx *store.Tx, accountID, stable, key, rawName string) (personID string, byName bool, err error) {
 	if stable != "" {
 		err := tx.QueryRow(ctx, `SELECT person_id FROM sso_identities WHERE account_id = ? AND object_id = ?`, accountID, stable).Scan(&personID)
@@ -267,9 +370,11 @@ func spellingRefusal(raw string, p *account.Person) *Error {
 			raw, p.Email, p.EmailNorm)}
 }
 
-// linkByAddress is step 3 of resolve: the person with the canonical address,
-// or a new one.
-func (s *Service) linkByAddress(ctx context.Context, tx *store.Tx, accountID, stable, rawEmail, email, displayName string, actor audit.Actor) (string, error) {
+// matchAddress is step 3 of evaluate: the person with the canonical
+// address, or "" when a person is to be created. It notes in d whether this
+// is the person's first link and whether it ends their other sessions.
+func (s *Service) matchAddress(ctx context.Context, tx *store.Tx, d *Decision) (string, error) {
+	accountID, rawEmail, email := d.AccountID, d.RawEmail, d.Email
 	_, domain, _ := strings.Cut(email, "@")
 	owner, _, err := s.Directory.AccountForDomain(ctx, domain)
 	if errors.Is(err, store.ErrNotFound) || err == nil && owner != accountID {
@@ -279,24 +384,18 @@ func (s *Service) linkByAddress(ctx context.Context, tx *store.Tx, accountID, st
 	} else if err != nil {
 		return "", err
 	}
-	var p *account.Person
-	var hash bool
 	row := tx.QueryRow(ctx, `SELECT id FROM people WHERE email_norm = ?`, email)
 	var personID string
 	switch err := row.Scan(&personID); {
 	case errors.Is(store.NotFound(err), store.ErrNotFound):
-		created, err := s.Accounts.CreateSSOPersonTx(ctx, tx, rawEmail, displayName, actor)
-		if err != nil {
-			return "", err
-		}
-		return created.ID, nil
+		return "", nil
 	case err != nil:
 		return "", fmt.Errorf("find person: %w", err)
 	}
-	if p, err = s.Accounts.PersonByIDTx(ctx, tx, personID); err != nil {
+	p, err := s.Accounts.PersonByIDTx(ctx, tx, personID)
+	if err != nil {
 		return "", err
 	}
-	hash = p.HasPassword
 	if !account.SameAddressSpelling(rawEmail, p.Email) {
 		return "", spellingRefusal(rawEmail, p)
 	}
@@ -309,71 +408,110 @@ func (s *Service) linkByAddress(ctx context.Context, tx *store.Tx, accountID, st
 	if err != nil && !first {
 		return "", fmt.Errorf("find sso identity: %w", err)
 	}
-	if !first && objectID != "" && stable != "" && objectID != stable {
+	if !first && objectID != "" && d.Stable != "" && objectID != d.Stable {
 		return "", &Error{Code: ReasonIdentityConflict,
 			Message: "Your sign-in matches a Gatehouse user who belongs to another identity in your organization's identity provider. Your IT admin can see why under the reference below.",
-			Detail:  fmt.Sprintf("the person %s is linked to IdP object %q; this sign-in carries object %q; not linked", p.EmailNorm, objectID, stable)}
+			Detail:  fmt.Sprintf("the person %s is linked to IdP object %q; this sign-in carries object %q; not linked", p.EmailNorm, objectID, d.Stable)}
 	}
-	if first && hash {
-		// A person who signed up with a password (and proved the address)
-		// meets their organization's IdP for the first time: from now on
-		// the IdP vouches for them, so every session that came from
-		// elsewhere ends.
-		n, err := s.Accounts.EndOtherSessions(ctx, tx, p.ID, "")
-		if err != nil {
-			return "", err
-		}
-		if err := audit.Record(ctx, tx, actor, audit.Entry{AccountID: accountID, Action: "person.linked_to_sso",
-			TargetType: "person", TargetID: p.ID, TargetLabel: p.EmailNorm,
-			After: map[string]any{"object_id": stable, "other_sessions_ended": n}}); err != nil {
-			return "", err
-		}
-	}
+	// A person who signed up with a password (and proved the address)
+	// meets their organization's IdP for the first time: from then on the
+	// IdP vouches for them, so every session that came from elsewhere ends.
+	d.FirstLink, d.EndsSessions = first, first && p.HasPassword
 	return p.ID, nil
 }
 
-// syncMembership makes the person an active member and keeps the admin role
-// in step with the IdP's admins group: granted when in it, removed when not
-// (the backup login keeps its role, it does not depend on the IdP).
-func (s *Service) syncMembership(ctx context.Context, tx *store.Tx, accountID string, p *account.Person, isAdmin bool, backupPersonID string, actor audit.Actor) error {
-	var role, status string
-	err := tx.QueryRow(ctx, `SELECT role, status FROM memberships WHERE account_id = ? AND person_id = ?`, accountID, p.ID).Scan(&role, &status)
-	now := store.At(s.now())
+// decideMembership: the person becomes an active member, and the admin
+// role follows the IdP's admins group: granted when in it, removed when
+// not (the backup login keeps its role, it does not depend on the IdP). A
+// member an admin deactivated is refused.
+func (s *Service) decideMembership(ctx context.Context, tx *store.Tx, d *Decision) error {
+	err := tx.QueryRow(ctx, `SELECT role, status FROM memberships WHERE account_id = ? AND person_id = ?`, d.AccountID, d.Person.ID).
+		Scan(&d.Role, &d.Status)
 	switch {
 	case errors.Is(store.NotFound(err), store.ErrNotFound):
-		role = account.RoleUser
-		if isAdmin {
-			role = account.RoleAdmin
+		d.Role, d.Status = "", ""
+		d.NewRole = account.RoleUser
+		if d.IsAdmin {
+			d.NewRole = account.RoleAdmin
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO memberships (account_id, person_id, role, status, joined_at, last_sign_in_at)
-			VALUES (?, ?, ?, 'active', ?, ?)`, accountID, p.ID, role, now, now); err != nil {
-			return fmt.Errorf("sso membership: %w", err)
-		}
-		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: accountID, Action: "member.joined_via_sso",
-			TargetType: "person", TargetID: p.ID, TargetLabel: p.Email, After: map[string]string{"role": role}})
+		return nil
 	case err != nil:
 		return fmt.Errorf("sso membership: %w", err)
 	}
-	if status == account.StatusDeactivated {
+	if d.Status == account.StatusDeactivated {
 		return &Error{Code: ReasonMemberDeactivated,
 			Message: "An admin of your organization deactivated your access to Gatehouse. Ask your IT admin.",
-			Detail:  "the member " + p.Email + " is deactivated in Gatehouse"}
+			Detail:  "the member " + d.Person.Email + " is deactivated in Gatehouse"}
 	}
-	newRole := role
-	if isAdmin && role != account.RoleAdmin {
-		newRole = account.RoleAdmin
+	d.NewRole = d.Role
+	if d.IsAdmin && d.Role != account.RoleAdmin {
+		d.NewRole = account.RoleAdmin
 	}
-	if !isAdmin && role == account.RoleAdmin && p.ID != backupPersonID {
-		newRole = account.RoleUser
+	if !d.IsAdmin && d.Role == account.RoleAdmin && !d.BackupLogin {
+		d.NewRole = account.RoleUser
+	}
+	return nil
+}
+
+// apply carries a decision out: the person created or their other sessions
+// ended, the SSO identity recorded, the membership made or its role synced
+// — with their audit entries.
+func (s *Service) apply(ctx context.Context, tx *store.Tx, d *Decision) error {
+	a := d.Assertion
+	actor := audit.Actor{Type: audit.ActorPerson, Label: firstNonEmpty(d.Email, d.Key)}
+	if d.Link == LinkNew {
+		created, err := s.Accounts.CreateSSOPersonTx(ctx, tx, d.RawEmail, a.DisplayName, actor)
+		if err != nil {
+			return err
+		}
+		p, err := s.Accounts.PersonByIDTx(ctx, tx, created.ID)
+		if err != nil {
+			return err
+		}
+		if !p.Verified() {
+			return unverifiedRefusal(p, true)
+		}
+		d.Person = p
+	}
+	p := d.Person
+	if d.EndsSessions {
+		n, err := s.Accounts.EndOtherSessions(ctx, tx, p.ID, "")
+		if err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, actor, audit.Entry{AccountID: d.AccountID, Action: "person.linked_to_sso",
+			TargetType: "person", TargetID: p.ID, TargetLabel: p.EmailNorm,
+			After: map[string]any{"object_id": d.Stable, "other_sessions_ended": n}}); err != nil {
+			return err
+		}
+	}
+	groupsJSON, _ := json.Marshal(d.Groups)
+	now := store.At(s.now())
+	if _, err := tx.Exec(ctx, `INSERT INTO sso_identities (account_id, person_id, object_id, name_norm, scim_user_id, groups_json, created_at, last_sign_in_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, person_id) DO UPDATE SET
+		object_id = CASE WHEN excluded.object_id <> '' THEN excluded.object_id ELSE sso_identities.object_id END,
+		name_norm = excluded.name_norm, scim_user_id = excluded.scim_user_id,
+		groups_json = excluded.groups_json, last_sign_in_at = excluded.last_sign_in_at`,
+		d.AccountID, p.ID, d.Stable, d.Key, d.SCIMUserID, string(groupsJSON), now, now); err != nil {
+		return fmt.Errorf("record sso identity: %w", err)
+	}
+	actor.ID, actor.Label = p.ID, p.EmailNorm
+	if d.Role == "" {
+		if _, err := tx.Exec(ctx, `INSERT INTO memberships (account_id, person_id, role, status, joined_at, last_sign_in_at)
+			VALUES (?, ?, ?, 'active', ?, ?)`, d.AccountID, p.ID, d.NewRole, now, now); err != nil {
+			return fmt.Errorf("sso membership: %w", err)
+		}
+		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: d.AccountID, Action: "member.joined_via_sso",
+			TargetType: "person", TargetID: p.ID, TargetLabel: p.Email, After: map[string]string{"role": d.NewRole}})
 	}
 	if _, err := tx.Exec(ctx, `UPDATE memberships SET role = ?, last_sign_in_at = ? WHERE account_id = ? AND person_id = ?`,
-		newRole, now, accountID, p.ID); err != nil {
+		d.NewRole, now, d.AccountID, p.ID); err != nil {
 		return fmt.Errorf("sso membership: %w", err)
 	}
-	if newRole != role {
-		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: accountID, Action: "member.role_synced_from_idp",
+	if d.NewRole != d.Role {
+		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: d.AccountID, Action: "member.role_synced_from_idp",
 			TargetType: "person", TargetID: p.ID, TargetLabel: p.Email,
-			Before: map[string]string{"role": role}, After: map[string]string{"role": newRole}})
+			Before: map[string]string{"role": d.Role}, After: map[string]string{"role": d.NewRole}})
 	}
 	return nil
 }

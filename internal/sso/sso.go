@@ -108,6 +108,9 @@ type Service struct {
 	Accounts  *account.Service
 	Directory Directory
 	SCIM      SCIMDirectory // nil when no SCIM server is wired
+	// SeatPools previews Desktop seat pools for test sign-ins; nil when
+	// SSO activation of Desktop is not wired.
+	SeatPools SeatPoolFunc
 	Log       *slog.Logger
 	Now       func() time.Time
 }
@@ -155,6 +158,12 @@ func (s *Service) Begin(ctx context.Context, email, purpose, attemptRef, binding
 	if err != nil {
 		return nil, err
 	}
+	return s.startAt(ctx, accountID, in, purpose, attemptRef, binding)
+}
+
+// startAt stores an AuthnRequest for the account's IdP in the binding it
+// wants (HTTP-Redirect, or HTTP-POST).
+func (s *Service) startAt(ctx context.Context, accountID string, in Integration, purpose, attemptRef, binding string) (*Start, error) {
 	sp, idp := in.SP, in.IdP
 	st := &Start{AccountID: accountID}
 	if idp.SSOBinding == saml.SSOBindingPOST {
@@ -165,10 +174,11 @@ func (s *Service) Begin(ctx context.Context, email, purpose, attemptRef, binding
 		st.POST, st.RequestID = &form, reqID
 		return st, nil
 	}
-	st.RedirectURL, st.RequestID, err = s.SAML.StartLogin(ctx, accountID, sp, idp, purpose, attemptRef, binding)
+	redirectURL, reqID, err := s.SAML.StartLogin(ctx, accountID, sp, idp, purpose, attemptRef, binding)
 	if err != nil {
 		return nil, err
 	}
+	st.RedirectURL, st.RequestID = redirectURL, reqID
 	return st, nil
 }
 

@@ -30,6 +30,12 @@ type idpView struct {
 	Base       string // /accounts/{id}/idp
 	// Failures are the account's most recent refused SSO sign-ins.
 	Failures []sso.Failure
+	// TestBlocked says why Test sign-in cannot start yet ("" when it can);
+	// Tests are the admin's own recent test sign-ins.
+	TestBlocked string
+	Tests       []sso.TestSignIn
+	// TestAvailable: the SSO sign-in is wired, so tests can run.
+	TestAvailable bool
 }
 
 // GenericIdP reports whether the admin chose "Other SAML 2.0 / SCIM 2.0
@@ -155,6 +161,13 @@ func (p *idpPages) render(w http.ResponseWriter, r *http.Request, status int, fo
 			return
 		}
 		v.Failures = fails
+	}
+	if p.s.sso != nil {
+		v.TestAvailable, v.TestBlocked = true, testSignInBlocked(o)
+		if v.Tests, err = p.s.sso.RecentTests(r.Context(), acc.AccountID, SessionFrom(r).Person.ID, 5); err != nil {
+			p.s.serverError(w, r, err)
+			return
+		}
 	}
 	p.s.render(w, r, status, "idp_configurator", &Page{Title: "IdP Integration", Form: form, Errors: errs, Data: v})
 }

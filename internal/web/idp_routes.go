@@ -47,6 +47,8 @@ func IdPRoutes(s *Server, svc *idp.Service) []Route {
 		admin("POST", "/backup", p.backup),
 		admin("POST", "/activate", p.activate),
 		admin("POST", "/deactivate", p.deactivate),
+		admin("POST", "/test", p.startTest),
+		admin("GET", "/tests/{test}", p.testResult),
 	}
 }
 

@@ -85,6 +85,9 @@ func TestTenantIsolationRouteWalk(t *testing.T) {
 		for k, v := range updatesIsolationFixture(t, node, alice, acctA) {
 			objects[k] = v
 		}
+		for k, v := range testSignInIsolationFixture(t, node, alice, acctA, objects["person"]) {
+			objects[k] = v
+		}
 
 		bob := apptest.NewClient(t, node.URL)
 		bob.SignUp("bob@beta.example", pw, "Bob")

@@ -62,7 +62,9 @@ type Server struct {
 	// dashboard (the SSO activation feature provides it).
 	personActivations func(ctx context.Context, accountID, personID string) ([]license.PersonActivation, error)
 	ssoFailures       func(ctx context.Context, accountID string, limit int) ([]sso.Failure, error)
-	installer         InstallerFunc
+	// sso runs the configurator's test sign-in (set with the SSO routes).
+	sso       *sso.Service
+	installer InstallerFunc
 }
 
 // DashboardCard is a box on the account dashboard provided by a feature.

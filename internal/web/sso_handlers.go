@@ -34,6 +34,7 @@ func (s *Server) SetDesktopSSO(f DesktopSSO) { s.desktopSSO = f }
 func SSORoutes(s *Server, svc *sso.Service) []Route {
 	h := &ssoHandlers{Server: s, svc: svc}
 	s.ssoFailures = svc.RecentFailures
+	s.sso = svc
 	return []Route{
 		{Method: "GET", Path: "/sso", Access: Public, Handler: http.HandlerFunc(h.form)},
 		{Method: "POST", Path: "/sso", Access: Public, Handler: http.HandlerFunc(h.begin)},
@@ -127,7 +128,7 @@ func (h *ssoHandlers) acs(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(ssoBindingCookie); err == nil {
 		binding = c.Value
 	}
-	id, err := h.svc.Complete(r.Context(), accountID, r.PostFormValue("SAMLResponse"), binding, ClientIP(r))
+	out, err := h.svc.Complete(r.Context(), accountID, r.PostFormValue("SAMLResponse"), binding, ClientIP(r))
 	var se *sso.Error
 	if errors.As(err, &se) {
 		h.SSORefused(w, r, se)
@@ -137,6 +138,13 @@ func (h *ssoHandlers) acs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: ssoBindingCookie, Value: "", Path: "/saml/", MaxAge: -1, HttpOnly: true})
+	if out.TestID != "" {
+		// An admin's test sign-in: nobody is signed in; the result page
+		// shows what happened (to the admin who started it only).
+		http.Redirect(w, r, "/accounts/"+accountID+"/idp/tests/"+out.TestID, http.StatusSeeOther)
+		return
+	}
+	id := out.Identity
 	if id.Assertion.Purpose == saml.PurposeDesktop {
 		if h.desktopSSO == nil {
 			h.serverError(w, r, errors.New("desktop SSO response but no desktop activation is wired"))
