@@ -427,3 +427,56 @@ func TestCommandNeverDeliveredTwiceConcurrently(t *testing.T) {
 		}
 	})
 }
+
+// Every trigger of spec 07 is accepted; buffered last-seen times reach the
+// host and its present VMs when flushed, and never move backwards; a
+// deactivated installation is refused like a license check.
+func TestCheckInTriggersLastSeenAndRefusal(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		e := newFleetEnv(t, db)
+		ctx := context.Background()
+		e.sync(t, e.st, agent.TriggerLaunch)
+		for _, trig := range append(agent.Triggers, agent.TriggerCommandResult) {
+			if a := e.sync(t, e.st, trig).Answers[0]; a.Status != "unchanged" {
+				t.Fatalf("trigger %s: %+v", trig, a)
+			}
+		}
+		seen := func() (host, vm int64) {
+			if err := db.QueryRow(ctx, `SELECT h.last_seen_at, MIN(v.last_seen_at) FROM fleet_hosts h JOIN fleet_vms v ON v.installation_id = h.installation_id
+				WHERE h.installation_id = ? GROUP BY h.last_seen_at`, e.st.ActivationID).Scan(&host, &vm); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if err := e.fleet.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h0, _ := seen()
+		e.clock.add(time.Hour)
+		e.sync(t, e.st, agent.TriggerDaily)
+		if h, _ := seen(); h != h0 {
+			t.Fatal("an unchanged check-in wrote last_seen_at before the flush")
+		}
+		if err := e.fleet.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h1, v1 := seen()
+		if h1 != store.Millis(e.clock.now()) || v1 != h1 {
+			t.Fatalf("after flush: host %d vm %d, want %d", h1, v1, store.Millis(e.clock.now()))
+		}
+		// An older time flushed later does not move it back.
+		e.clock.add(-2 * time.Hour)
+		e.sync(t, e.st, agent.TriggerDaily)
+		if err := e.fleet.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if h, v := seen(); h != h1 || v != v1 {
+			t.Fatalf("last seen moved back: %d %d", h, v)
+		}
+		if err := e.svc.DeactivateDevice(ctx, e.st.Credential); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.st.SyncCheckIn(ctx, e.c, agent.TriggerLaunch, time.Now, nil)
+		wantAPIError(t, err, http.StatusForbidden, license.CodeDeactivated)
+	})
+}
