@@ -12,6 +12,7 @@ import (
 
 	"gatehouse/internal/agent"
 	"gatehouse/internal/fleet"
+	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 	"gatehouse/internal/ratelimit"
 	"gatehouse/internal/store"
@@ -478,5 +479,47 @@ func TestCheckInTriggersLastSeenAndRefusal(t *testing.T) {
 		}
 		_, err := e.st.SyncCheckIn(ctx, e.c, agent.TriggerLaunch, time.Now, nil)
 		wantAPIError(t, err, http.StatusForbidden, license.CodeDeactivated)
+	})
+}
+
+// A license admin manages the VMs of the keys they administer only.
+func TestCommandsLicenseAdminScope(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		e := newFleetEnv(t, db)
+		ctx := context.Background()
+		var subID string
+		if err := db.QueryRow(ctx, `SELECT id FROM subscriptions WHERE account_id = ?`, e.caller.AccountID).Scan(&subID); err != nil {
+			t.Fatal(err)
+		}
+		k, designKey, err := e.svc.CreateSublicense(ctx, e.caller, subID, license.KeyInput{Name: "Design", Kind: "reserved", Seats: 2}, testActor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		la := ids.New()
+		if _, err := db.Exec(ctx, `INSERT INTO people (id, email, email_norm, created_at) VALUES (?, ?, ?, ?)`, la, la+"@example.com", la+"@example.com", store.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO memberships (account_id, person_id, role, status, joined_at) VALUES (?, ?, 'license_admin', 'active', ?)`, e.caller.AccountID, la, store.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.AssignKeyAdmin(ctx, e.caller, k.ID, la, testActor); err != nil {
+			t.Fatal(err)
+		}
+		laCaller := license.Caller{PersonID: la, AccountID: e.caller.AccountID, Role: license.RoleLicenseAdmin}
+		e.sync(t, e.st, agent.TriggerLaunch) // on the first key: not theirs
+		e.key = designKey
+		design := e.activate(t, 1)
+		e.sync(t, design, agent.TriggerLaunch)
+		theirs := e.vmID(t, design, design.Mac.VMs[0].ID)
+		notTheirs := e.vmID(t, e.st, e.st.Mac.VMs[0].ID)
+		if _, err := e.fleet.Enqueue(ctx, laCaller, testActor, fleet.CommandRestart, []string{theirs}); err != nil {
+			t.Fatalf("license admin on their key: %v", err)
+		}
+		if _, err := e.fleet.Enqueue(ctx, laCaller, testActor, fleet.CommandRestart, []string{notTheirs}); err == nil {
+			t.Fatal("license admin queued a command on another key's VM")
+		}
+		if _, err := e.fleet.Enqueue(ctx, license.Caller{PersonID: la, AccountID: e.caller.AccountID, Role: "member"}, testActor, fleet.CommandRestart, []string{theirs}); err != fleet.ErrForbidden {
+			t.Fatalf("member: %v", err)
+		}
 	})
 }
