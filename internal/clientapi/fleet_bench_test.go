@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -70,8 +71,12 @@ func BenchmarkFleetCheckIns(b *testing.B) {
 		db := e.open(b)
 		svc := license.New(db, license.Config{PublicURL: "https://gatehouse.test"})
 		fs := fleet.New(db, fleet.DefaultConfig())
+		// Server faults are logged, so that an "internal" outcome can be
+		// looked into.
+		errLog := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		fs.Log = errLog
 		go fs.RunFlusher(ctx)
-		h := New(svc, Config{})
+		h := New(svc, Config{Log: errLog})
 		h.MountFleet(fs)
 		srv := httptest.NewServer(h)
 		defer srv.Close()

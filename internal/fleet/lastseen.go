@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,9 @@ func (s *Service) Flush(ctx context.Context) error {
 	for id, ms := range m {
 		entries = append(entries, entry{id, ms})
 	}
+	// One order for every node: two nodes flushing overlapping batches
+	// then lock fleet_seen rows in the same order and cannot deadlock.
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.id, b.id) })
 	for start := 0; start < len(entries); start += s.Config.LastSeenBatch {
 		batch := entries[start:min(start+s.Config.LastSeenBatch, len(entries))]
 		var values strings.Builder
