@@ -44,7 +44,10 @@ func (s *Service) TrialSuspended(ctx context.Context, tx *store.Tx, accountID, s
 			return err
 		}
 	}
-	return nil
+	if len(list) == 0 {
+		return nil
+	}
+	return s.changed(ctx, tx, accountID)
 }
 
 // PurgeEnterprise deletes the account's golden images and policies when
@@ -95,6 +98,9 @@ func (s *Service) PurgeEnterprise(ctx context.Context, tx *store.Tx, accountID, 
 		if err := exec("profiles", `DELETE FROM portal_profiles WHERE account_id = ?`, accountID); err != nil {
 			return err
 		}
+	}
+	if err := s.changed(ctx, tx, accountID); err != nil {
+		return err
 	}
 	return audit.Record(ctx, tx, audit.System("license-retention"), audit.Entry{AccountID: accountID, Action: "portal.settings_purged",
 		TargetType: "subscription", TargetID: subscriptionID, After: counts})

@@ -364,6 +364,9 @@ func (s *Service) SaveImage(ctx context.Context, c Caller, id string, in ImageIn
 			in.Intel.Enabled, in.Intel.URL, in.Intel.SHA256, now, id, c.AccountID); err != nil {
 			return fmt.Errorf("update image: %w", err)
 		}
+		if err := s.changed(ctx, tx, c.AccountID); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: c.AccountID, Action: "portal.image_updated",
 			TargetType: "golden_image", TargetID: id, TargetLabel: in.Name, Before: imageAudit(old.input()), After: imageAudit(in)})
 	})
@@ -430,6 +433,9 @@ func (s *Service) DeleteImage(ctx context.Context, c Caller, id string, actor au
 		names := []string{}
 		for _, p := range pols {
 			names = append(names, p.Name)
+		}
+		if err := s.changed(ctx, tx, c.AccountID); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: c.AccountID, Action: "portal.image_deleted",
 			TargetType: "golden_image", TargetID: id, TargetLabel: img.Name, Before: imageAudit(img.input()),

@@ -336,6 +336,9 @@ func (s *Service) SavePolicy(ctx context.Context, c Caller, id string, in Policy
 		if before != nil {
 			e.Action, e.Before = "portal.policy_updated", policyAudit(before.input())
 		}
+		if err := s.changed(ctx, tx, c.AccountID); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, actor, e)
 	})
 	switch {
@@ -396,6 +399,9 @@ func (s *Service) DeletePolicy(ctx context.Context, c Caller, id string, actor a
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM portal_policies WHERE id = ? AND account_id = ?`, id, c.AccountID); err != nil {
 			return fmt.Errorf("delete policy: %w", err)
+		}
+		if err := s.changed(ctx, tx, c.AccountID); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: c.AccountID, Action: "portal.policy_deleted",
 			TargetType: "policy", TargetID: id, TargetLabel: p.Name, Before: policyAudit(p.input())})

@@ -242,6 +242,9 @@ func (s *Service) SaveProfile(ctx context.Context, c Caller, id string, in Profi
 			return fmt.Errorf("save profile: %w", err)
 		}
 		e.TargetID = id
+		if err := s.changed(ctx, tx, c.AccountID); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, actor, e)
 	})
 	if nameTaken {
@@ -272,6 +275,9 @@ func (s *Service) DeleteProfile(ctx context.Context, c Caller, id string, actor 
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM portal_profiles WHERE id = ? AND account_id = ?`, id, c.AccountID); err != nil {
 			return fmt.Errorf("delete profile: %w", err)
+		}
+		if err := s.changed(ctx, tx, c.AccountID); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: c.AccountID, Action: "portal.profile_deleted",
 			TargetType: "profile", TargetID: id, TargetLabel: p.Name, Before: profileAudit(p.input()), After: map[string]any{"keys_back_to_default": keys}})
@@ -331,6 +337,9 @@ func (s *Service) ApplyProfile(ctx context.Context, c Caller, keyID, profileID s
 			}
 		}
 		propagated = len(set)
+		if err := s.changed(ctx, tx, c.AccountID); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: c.AccountID, Action: "portal.profile_applied",
 			TargetType: "license_key", TargetID: keyID, TargetLabel: g.Label(),
 			Before: map[string]any{"profile": g.ProfileName}, After: map[string]any{"profile": name, "profile_id": profileID, "sublicenses_set": set}})

@@ -59,6 +59,23 @@ type Service struct {
 	// CountVMs is wired by the app to the fleet inventory; without it there
 	// is no inventory and so no provisioned VM.
 	CountVMs VMCounter
+	// Hosts loads the inventory for the policy form's effect preview
+	// (wired to the fleet inventory; nil: no preview).
+	Hosts HostLoader
+	// Changed is called inside every transaction that changes what an
+	// installation of the account receives (the app wires the fleet's
+	// settings bump, so that check-ins stop answering "unchanged").
+	Changed func(ctx context.Context, tx *store.Tx, accountID string) error
+}
+
+func (s *Service) changed(ctx context.Context, tx *store.Tx, accountID string) error {
+	if s.Changed == nil {
+		return nil
+	}
+	if err := s.Changed(ctx, tx, accountID); err != nil {
+		return fmt.Errorf("portal: settings changed: %w", err)
+	}
+	return nil
 }
 
 // New returns a Service.

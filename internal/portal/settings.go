@@ -255,6 +255,17 @@ var ControlDefs = []ControlDef{
 	{"license_bound", "Do not allow running VMs without this company's license (license-bound encryption)"},
 }
 
+// Count is how many controls are on.
+func (c Controls) Count() int {
+	n := 0
+	for _, d := range ControlDefs {
+		if c.Get(d.Key) {
+			n++
+		}
+	}
+	return n
+}
+
 // Get returns a control by key.
 func (c Controls) Get(key string) bool {
 	switch key {
