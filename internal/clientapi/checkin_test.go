@@ -525,3 +525,29 @@ func TestCommandsLicenseAdminScope(t *testing.T) {
 		}
 	})
 }
+
+// What the portal reads from the inventory.
+func TestInventoryDataForThePortal(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		e := newFleetEnv(t, db)
+		ctx := context.Background()
+		e.st.Mac.VMs[0].Source, e.st.Mac.VMs[0].GoldenImageID = "golden_image", "img-1"
+		e.st.Mac.VMs[1].Source, e.st.Mac.VMs[1].GoldenImageID = "golden_image", "img-1"
+		e.sync(t, e.st, agent.TriggerLaunch)
+		counts, err := fleet.CountVMsByImage(ctx, db, e.caller.AccountID, []string{"img-1", "img-2"})
+		if err != nil || counts["img-1"] != 2 || counts["img-2"] != 0 {
+			t.Fatalf("counts %v %v", counts, err)
+		}
+		var keyID string
+		if err := db.QueryRow(ctx, `SELECT key_id FROM fleet_hosts WHERE installation_id = ?`, e.st.ActivationID).Scan(&keyID); err != nil {
+			t.Fatal(err)
+		}
+		hosts, err := e.fleet.HostsForKeys(ctx, e.caller.AccountID, []string{keyID})
+		if err != nil || len(hosts) != 1 || len(hosts[0].VMs) != 3 || hosts[0].CPU != e.st.Mac.CPU {
+			t.Fatalf("hosts %+v %v", hosts, err)
+		}
+		if other, _ := e.fleet.HostsForKeys(ctx, newAccount(t, db).AccountID, []string{keyID}); len(other) != 0 {
+			t.Fatal("another account saw the hosts")
+		}
+	})
+}

@@ -1,0 +1,43 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"gatehouse/internal/fleet"
+	"gatehouse/internal/portal"
+	"gatehouse/internal/store"
+)
+
+// Named to run after feature_portal.go (features register in file-name
+// order): it connects the portal to the fleet inventory.
+func init() { features = append(features, wirePortalFleet) }
+
+// wirePortalFleet: a portal change that alters what installations receive
+// bumps the account's fleet settings version (so check-ins stop answering
+// "unchanged"), and the portal reads VMs per golden image and the hosts of
+// a policy's groups from the inventory.
+func wirePortalFleet(_ context.Context, a *App) error {
+	if a.Portal == nil || a.Fleet == nil {
+		return nil
+	}
+	a.Portal.Changed = func(ctx context.Context, tx *store.Tx, accountID string) error {
+		return fleet.BumpSettings(ctx, tx, accountID, time.Now())
+	}
+	a.Portal.CountVMs = fleet.CountVMsByImage
+	a.Portal.Hosts = func(ctx context.Context, accountID string, keyIDs []string) ([]portal.HostFacts, error) {
+		hosts, err := a.Fleet.HostsForKeys(ctx, accountID, keyIDs)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]portal.HostFacts, len(hosts))
+		for i, h := range hosts {
+			out[i] = portal.HostFacts{ID: h.ID, KeyID: h.KeyID, CPU: h.CPU}
+			for _, v := range h.VMs {
+				out[i].VMs = append(out[i].VMs, portal.VMFacts{ID: v.ID, OS: portal.NormalizeOS(v.GuestOS), SourceID: v.GoldenImageID})
+			}
+		}
+		return out, nil
+	}
+	return nil
+}
