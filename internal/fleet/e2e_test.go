@@ -144,6 +144,27 @@ func TestFleetJourneyThroughTheBinary(t *testing.T) {
 			t.Fatalf("unchanged check-in:\n%s", out)
 		}
 
+		// The user's own changes: each checks in with its trigger.
+		for _, c := range []struct{ args []string }{
+			{[]string{"suspend", "Win 11 Dev"}}, {[]string{"stop", "Win 11 Dev"}},
+			{[]string{"rename", "Ubuntu Build", "--name", "Ubuntu CI"}}, {[]string{"delete", "Ubuntu CI"}},
+		} {
+			out = run(t, bin, append(append([]string{"agent", "vm"}, c.args...), "--dir", dir)...)
+			if !strings.Contains(out, "ok, report applied") {
+				t.Fatalf("vm %v:\n%s", c.args, out)
+			}
+		}
+		var present, goneNow int
+		if err := node.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM fleet_vms WHERE installation_id = ? AND gone_at IS NULL AND state = 'stopped'`, instID).Scan(&present); err != nil || present != 1 {
+			t.Fatalf("present stopped VMs %d %v", present, err)
+		}
+		if err := node.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM fleet_vms WHERE installation_id = ? AND gone_at IS NOT NULL AND name = 'Ubuntu CI'`, instID).Scan(&goneNow); err != nil || goneNow != 1 {
+			t.Fatalf("VM deleted by the user not gone: %d %v", goneNow, err)
+		}
+		if out, err := exec.Command(bin, "agent", "checkin", "--trigger", "whenever", "--dir", dir).CombinedOutput(); err == nil {
+			t.Fatalf("unknown trigger accepted:\n%s", out)
+		}
+
 		// The load generator drives a small fleet against the node.
 		out = run(t, bin, "loadgen", "checkins", "--server", node.URL, "--key", key, "--hosts", "8", "--vms-per-host", "5",
 			"--duration", "1s", "--concurrency", "4", "--quiet")
