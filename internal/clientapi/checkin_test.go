@@ -481,6 +481,11 @@ func TestCheckInTriggersLastSeenAndRefusal(t *testing.T) {
 		}
 		_, err := e.st.SyncCheckIn(ctx, e.c, agent.TriggerLaunch, time.Now, nil)
 		wantAPIError(t, err, http.StatusForbidden, license.CodeDeactivated)
+		// Commands for its VMs are refused: they would never be picked up.
+		_, err = e.fleet.Enqueue(ctx, e.caller, testActor, fleet.CommandDelete, []string{e.vmID(t, e.st, e.st.Mac.VMs[0].ID)})
+		if fe, ok := fleet.IsError(err); !ok || fe.Code != fleet.CodeDesktopDeactivated {
+			t.Fatalf("enqueue for a deactivated Desktop: %v", err)
+		}
 	})
 }
 
