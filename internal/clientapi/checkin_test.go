@@ -556,3 +556,42 @@ func TestInventoryDataForThePortal(t *testing.T) {
 		}
 	})
 }
+
+// The fleet load generator executes and acknowledges the commands an admin
+// queues while it runs, each once.
+func TestFleetLoadAcknowledgesCommands(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		e := newFleetEnv(t, db)
+		ctx := context.Background()
+		f, err := agent.SetupFleet(ctx, e.c, e.key, 6, 3, 4, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vmIDs []string
+		for _, h := range f.Hosts {
+			vmIDs = append(vmIDs, e.vmID(t, h, h.Mac.VMs[0].ID))
+		}
+		cmds, err := e.fleet.Enqueue(ctx, e.caller, testActor, fleet.CommandRestart, vmIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		executed, acked := 0, 0
+		for round := 0; round < 100; round++ {
+			res := f.Run(ctx, agent.FleetLoadOptions{N: 24, Concurrency: 3, Changed: 0.2})
+			if res.Errors() > 0 {
+				t.Fatalf("load: %s", res.Summary())
+			}
+			executed += res.Executed
+			acked += res.Acked
+			if n := e.count(t, `SELECT COUNT(*) FROM fleet_commands WHERE account_id = ? AND state = 'done'`, e.caller.AccountID); n == len(cmds) {
+				break
+			}
+		}
+		if n := e.count(t, `SELECT COUNT(*) FROM fleet_commands WHERE account_id = ? AND state = 'done'`, e.caller.AccountID); n != len(cmds) {
+			t.Fatalf("%d of %d commands done", n, len(cmds))
+		}
+		if executed != len(cmds) || acked < len(cmds) {
+			t.Fatalf("executed %d, acknowledged %d, want %d", executed, acked, len(cmds))
+		}
+	})
+}
