@@ -23,5 +23,6 @@ func wireFleet(_ context.Context, a *App) error {
 	a.Fleet = svc
 	a.Client.MountFleet(svc)
 	a.Background = append(a.Background, svc.RunFlusher)
+	a.Registry.MustRegister(newFleetCollector(svc))
 	return nil
 }

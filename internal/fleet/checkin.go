@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -97,6 +98,25 @@ func (s *Service) readHot(ctx context.Context, credential string) (*hot, error) 
 // state) or *Error (bad input, sequence reuse, unknown command); nothing is
 // written when it fails.
 func (s *Service) CheckIn(ctx context.Context, credential string, in CheckIn) (*Answer, error) {
+	ans, err := s.checkIn(ctx, credential, in)
+	switch {
+	case err == nil:
+		s.countAnswer(ans)
+	case isRefusal(err):
+		s.stats.checkIns[outRefused].Add(1)
+	default:
+		s.stats.checkIns[outError].Add(1)
+	}
+	return ans, err
+}
+
+func isRefusal(err error) bool {
+	var de *license.DeviceError
+	_, ok := IsError(err)
+	return ok || errors.As(err, &de)
+}
+
+func (s *Service) checkIn(ctx context.Context, credential string, in CheckIn) (*Answer, error) {
 	if err := s.validate(&in); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -142,6 +143,18 @@ func TestFleetJourneyThroughTheBinary(t *testing.T) {
 		// Nothing new: the cheap answer.
 		if out = run(t, bin, "agent", "checkin", "--trigger", "network_up", "--dir", dir); !strings.Contains(out, "check-in (network_up): unchanged") {
 			t.Fatalf("unchanged check-in:\n%s", out)
+		}
+
+		// The node counts its check-ins for /metrics.
+		resp, err := http.Get(node.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !regexp.MustCompile(`(?m)^gatehouse_fleet_checkins_total\{outcome="unchanged"\} [1-9]`).Match(metrics) ||
+			!regexp.MustCompile(`(?m)^gatehouse_fleet_checkins_total\{outcome="applied"\} [1-9]`).Match(metrics) {
+			t.Fatalf("metrics without check-in counters:\n%s", metrics)
 		}
 
 		// The user's own changes: each checks in with its trigger.

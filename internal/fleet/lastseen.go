@@ -102,6 +102,7 @@ func (s *Service) Flush(ctx context.Context) error {
 			ON CONFLICT (installation_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
 			WHERE fleet_seen.last_seen_at < excluded.last_seen_at`, args...)
 		if err != nil {
+			s.stats.flushErrors.Add(1)
 			rest := map[string]int64{}
 			for _, e := range entries[start:] {
 				rest[e.id] = e.ms
@@ -109,6 +110,8 @@ func (s *Service) Flush(ctx context.Context) error {
 			s.seen.putBack(rest)
 			return fmt.Errorf("flush last seen: %w", err)
 		}
+		s.stats.flushBatches.Add(1)
+		s.stats.flushedRows.Add(int64(len(batch)))
 	}
 	return nil
 }

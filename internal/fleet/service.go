@@ -54,6 +54,7 @@ type Service struct {
 
 	seen     *lastSeen
 	prepared atomic.Bool
+	stats    counters
 }
 
 // New returns a service with cfg (zero fields take DefaultConfig's).
