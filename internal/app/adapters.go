@@ -3,77 +3,23 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"gatehouse/internal/account"
-	"gatehouse/internal/audit"
-	"gatehouse/internal/clientapi"
 	"gatehouse/internal/idp"
-	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 	"gatehouse/internal/saml"
 	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
+	"gatehouse/internal/updates"
 	"gatehouse/internal/web"
 )
 
-func init() { features = append(features, wireSSOActivation) }
-
-// wireSSOActivation connects Desktop SSO activation (spec 04): the
-// licensing service grants per-user seats, the SSO service signs people in,
-// SCIM's effects revoke seats, and the client API, the browser pages and
-// the inactivity job are mounted. It needs the licensing, IdP and SSO
-// features wired before it.
-func wireSSOActivation(_ context.Context, a *App) error {
-	if a.License == nil || a.IdP == nil || a.SSO == nil || a.SSOEffects == nil {
-		return errors.New("wire SSO activation: licensing, the IdP integration and SSO must be wired first")
-	}
-	svc := a.License
-	svc.RecordSSOFailure = ssoFailureRecorder(a.DB, a.Log)
-	scimActor := audit.Actor{Type: audit.ActorToken, ID: "scim", Label: "identity provider (SCIM)"}
-	a.SSOEffects.OnRevoke = append(a.SSOEffects.OnRevoke, func(ctx context.Context, tx *store.Tx, accountID, personID, reason string) error {
-		_, _, err := svc.RevokePersonTx(ctx, tx, accountID, personID, reason, scimActor)
-		return err
-	})
-	a.Web.SetProductLicenseHolders(svc.ProductLicenseHolders)
-	a.SSO.SeatPools = seatPoolPreview(svc)
-	a.Web.Add(web.SSOActivationRoutes(a.Web, svc, a.SSO, web.SSOActivationConfig{
-		DownloadURL:    a.Config.DownloadURL,
-		ReservedGroups: reservedGroups(a.IdP),
-	})...)
-	client := clientapi.NewSSO(svc, clientapi.SSOConfig{
-		PublicURL:        a.Config.PublicURL,
-		AccountForDomain: a.IdP.AccountForDomain,
-		Pending:          pendingRefusal(a),
-		StartLimit:       clientapi.DefaultActivationLimit,
-		ClientIP:         web.ClientIP,
-		Log:              a.Log,
-	})
-	a.Web.Add(web.Route{Path: clientapi.SSOPrefix, Access: web.Machine, Handler: client})
-	a.Jobs.Jobs = append(a.Jobs.Jobs, svc.InactivityJob(time.Hour))
-	return nil
-}
-
-// ssoFailureRecorder writes refusals of SSO activation into the list of SSO
-// failures admins read in the configurator (the sso package's table, the
-// same columns its own refusals fill) and logs them.
-func ssoFailureRecorder(db *store.DB, log *slog.Logger) license.SSOFailureRecorder {
-	return func(ctx context.Context, accountID, code, detail, subject, ip string) string {
-		ref := strings.ToUpper(ids.Secret(6))
-		var acct any
-		if accountID != "" {
-			acct = accountID
-		}
-		if _, err := db.Exec(ctx, `INSERT INTO sso_failures (id, account_id, reference, at, purpose, code, detail, subject, source_ip)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ids.New(), acct, ref, store.Now(), saml.PurposeDesktop, code, detail, subject, ip); err != nil {
-			log.Error("record sso activation failure", "err", err)
-		}
-		log.Warn("sso activation refused", "account_id", accountID, "code", code, "detail", detail, "reference", ref, "subject", subject, "ip", ip)
-		return ref
-	}
-}
+// Adapters between features: each turns one service's answer into the
+// shape another service's config asks for, so neither imports the other.
+// They hold no rules of their own except pendingRefusal (see there).
 
 // seatPoolPreview shows the IdP configurator's test sign-in which key a
 // Desktop user would take their per-user seat from.
@@ -125,16 +71,16 @@ var attemptCodes = map[string]bool{
 // installation hears it: the integration was switched off, or the shared
 // SSO sign-in refused this person's answer at the ACS after the attempt
 // started (the refusal the person saw, with its reference).
-func pendingRefusal(a *App) func(ctx context.Context, at *license.SSOAttempt) *license.SSORefusal {
+func pendingRefusal(idpSvc *idp.Service, ssoSvc *sso.Service, log *slog.Logger) func(ctx context.Context, at *license.SSOAttempt) *license.SSORefusal {
 	return func(ctx context.Context, at *license.SSOAttempt) *license.SSORefusal {
-		if active, err := a.IdP.IsActive(ctx, at.AccountID); err == nil && !active {
+		if active, err := idpSvc.IsActive(ctx, at.AccountID); err == nil && !active {
 			return &license.SSORefusal{Code: license.CodeIntegrationInactive,
 				Message: "Single sign-on was switched off for your organization while you were signing in. Ask your IT admin.",
 				Detail:  "the IdP integration was deactivated during the activation of " + at.Device.ComputerName}
 		}
-		fails, err := a.SSO.RecentFailures(ctx, at.AccountID, 50)
+		fails, err := ssoSvc.RecentFailures(ctx, at.AccountID, 50)
 		if err != nil {
-			a.Log.Error("sso activation: recent failures", "err", err)
+			log.Error("sso activation: recent failures", "err", err)
 			return nil
 		}
 		for _, f := range fails {
@@ -161,5 +107,66 @@ func pendingRefusal(a *App) func(ctx context.Context, at *license.SSOAttempt) *l
 			return r
 		}
 		return nil
+	}
+}
+
+// ssoDirectory adapts the IdP configurator to what SSO sign-in needs.
+type ssoDirectory struct{ idp *idp.Service }
+
+func (d ssoDirectory) AccountForDomain(ctx context.Context, domain string) (string, bool, error) {
+	return d.idp.AccountForDomain(ctx, domain)
+}
+
+func (d ssoDirectory) Integration(ctx context.Context, accountID string) (sso.Integration, error) {
+	in, err := d.idp.Integration(ctx, accountID)
+	if errors.Is(err, idp.ErrNotStarted) {
+		return sso.Integration{}, store.ErrNotFound
+	}
+	if err != nil {
+		return sso.Integration{}, err
+	}
+	idpSettings, err := d.idp.IdPSettings(ctx, accountID)
+	if errors.Is(err, idp.ErrSAMLIncomplete) {
+		return sso.Integration{}, fmt.Errorf("%w: %v", sso.ErrIdPIncomplete, err)
+	}
+	if err != nil {
+		return sso.Integration{}, err
+	}
+	return sso.Integration{SP: d.idp.SPSettings(accountID), IdP: idpSettings, Groups: sso.Groups(in.Groups),
+		Active: in.Active, BackupPersonID: in.BackupPersonID}, nil
+}
+
+func (d ssoDirectory) SP(accountID string) saml.SPSettings { return d.idp.SPSettings(accountID) }
+
+func (d ssoDirectory) SPMetadata(ctx context.Context, accountID string) ([]byte, error) {
+	return d.idp.SPMetadata(ctx, accountID)
+}
+
+// installerLookup finds the installer /download redirects to: the current
+// release of the asked channel, else of the channel the invitation's
+// organisation chose, else of business.
+func installerLookup(lic *license.Service, svc *updates.Service) web.InstallerFunc {
+	return func(ctx context.Context, channel, code string, locales []string) (string, error) {
+		if channel == "" && code != "" {
+			acct, err := lic.InvitationAccount(ctx, code)
+			if err != nil {
+				return "", err
+			}
+			if acct != "" {
+				cs, err := svc.ClientSettingsFor(ctx, acct)
+				if err != nil {
+					return "", err
+				}
+				channel = cs.Channel
+			}
+		}
+		if channel == "" {
+			channel = updates.ChannelBusiness
+		}
+		r, err := svc.CurrentInstaller(ctx, channel, locales)
+		if err != nil || r == nil {
+			return "", err
+		}
+		return svc.FileURLFor(r), nil
 	}
 }
