@@ -12,6 +12,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
+	"gatehouse/internal/freetext"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -139,7 +140,7 @@ func (s *Service) StartSSOActivation(ctx context.Context, in SSOStartInput) (*SS
 	if _, err := s.DB.Exec(ctx, `INSERT INTO sso_activation_attempts (id, account_id, email, hardware_uuid, serial, computer_name, macos_user,
 		app_version, challenge, state, created_at, expires_at, source_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
 		a.ID, a.AccountID, email, dev.HardwareUUID, dev.Serial, dev.ComputerName, dev.MacOSUser, dev.AppVersion, in.CodeChallenge,
-		a.CreatedAt, a.ExpiresAt, truncate(in.IP, 64)); err != nil {
+		a.CreatedAt, a.ExpiresAt, freetext.Shorten(in.IP, 64)); err != nil {
 		return nil, fmt.Errorf("start sso activation: %w", err)
 	}
 	return a, nil
