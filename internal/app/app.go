@@ -24,6 +24,8 @@ import (
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/license"
 	"gatehouse/internal/mail"
+	"gatehouse/internal/portal"
+	"gatehouse/internal/portal/linkcheck"
 	"gatehouse/internal/saml"
 	"gatehouse/internal/scim"
 	"gatehouse/internal/sso"
@@ -52,6 +54,7 @@ type App struct {
 	Vendor *clientapi.VendorHandler
 	// Updates serves releases, feeds, mirrors and deployment files.
 	Updates  *updates.Service
+	Portal   *portal.Service
 	Jobs     *jobs.Runner
 	Registry *prometheus.Registry
 	handler  http.Handler
@@ -146,18 +149,28 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	accounts := &account.Service{DB: db, Config: account.DefaultConfig(), PublicURL: cfg.PublicURL, Log: log,
 		AdminAccess: idpSvc.AdminAccess}
 
-	// 3. Licensing. Registering a key from the personal workspace creates
+	// 3. The Management Portal (spec 05): golden images, policies, user
+	// groups and configuration profiles. Licensing events reach it through
+	// its hooks: a suspended trial unassigns its policies, the retention job
+	// purges them after the end.
+	portalSvc := portal.New(db)
+
+	// 4. Licensing. Registering a key from the personal workspace creates
 	// the business account through the account service; refused SSO
 	// activations join the SSO failures admins read.
 	lic := license.New(db, license.Config{
 		PublicURL: cfg.PublicURL,
 		Accounts:  accounts,
+		Hooks: license.Hooks{
+			TrialSuspended:  []license.Hook{portalSvc.TrialSuspended},
+			PurgeEnterprise: []license.Hook{portalSvc.PurgeEnterprise},
+		},
 		RecordSSOFailure: func(ctx context.Context, accountID, code, detail, subject, ip string) string {
 			return sso.RecordFailure(ctx, db, log, accountID, saml.PurposeDesktop, code, detail, subject, ip)
 		},
 	})
 
-	// 4. SCIM provisioning and its effects on people (spec 03): sessions end,
+	// 5. SCIM provisioning and its effects on people (spec 03): sessions end,
 	// admin rights drop, and per-user seats are revoked by licensing.
 	directory := ssoDirectory{idpSvc}
 	scimActor := audit.Actor{Type: audit.ActorToken, ID: "scim", Label: "identity provider (SCIM)"}
@@ -167,19 +180,19 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 			return err
 		},
 	}}
-	scimSvc := &scim.Service{DB: db, BaseURL: scimBase, Logger: log, Hooks: effects}
+	scimSvc := &scim.Service{DB: db, BaseURL: scimBase, Logger: log, Hooks: effects, RateLimit: cfg.SCIMRate}
 
-	// 5. SSO sign-in: SAML, the account's settings from the configurator,
+	// 6. SSO sign-in: SAML, the account's settings from the configurator,
 	// SCIM's users, and licensing's seat pool preview for test sign-ins.
 	samlSvc := &saml.Service{DB: db, SigningKey: signingKey, SigningCert: signingCert}
 	ssoSvc := &sso.Service{DB: db, SAML: samlSvc, Accounts: accounts, Directory: directory,
 		SCIM: sso.SCIMAdapter{SCIM: scimSvc}, SeatPools: seatPoolPreview(lic), Log: log}
 
-	// 6. Updates and deployment (spec 06).
+	// 7. Updates and deployment (spec 06).
 	upd := updates.New(db, updates.Config{PublicURL: cfg.PublicURL, BusinessDelay: cfg.ReleaseBusinessDelay,
 		Fetch: httpfetch.New(nil), Log: log})
 
-	// 7. Transports: the portal, the Desktop client API (key and SSO
+	// 8. Transports: the portal, the Desktop client API (key and SSO
 	// activation) and the vendor API.
 	srv, err := web.New(web.Config{PublicURL: cfg.PublicURL, TrustProxy: cfg.TrustProxy, CookieKey: key, MailServer: cfg.SMTPURL != "",
 		DashboardCards: []web.DashboardCard{web.LicenseDashboardCard(lic), web.IdPDashboardCard(idpSvc)},
@@ -222,6 +235,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	srv.Add(web.Route{Path: clientapi.SSOPrefix, Access: web.Machine, Handler: ssoClient})
 	srv.Add(web.UpdatesPublicRoutes(srv, upd)...)
 	srv.Add(web.UpdatesRoutes(srv, upd, lic, web.UpdatesConfig{Signer: signer})...)
+	srv.Add(web.PortalRoutes(srv, portalSvc, web.PortalConfig{Links: &linkcheck.Checker{}, Retention: lic.Config.Retention})...)
 
 	// Background jobs; each runs on one node at a time (jobs.Runner leases).
 	jobList := []jobs.Job{{Name: "purge-sessions", Interval: time.Hour, Run: accounts.PurgeExpiredSessions}}
@@ -240,7 +254,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	host, _ := os.Hostname()
 	return &App{Config: cfg, Log: log, DB: db, Registry: reg,
 		Accounts: accounts, License: lic, IdP: idpSvc, SCIM: scimSvc, SSO: ssoSvc, SSOEffects: effects,
-		Web: srv, Vendor: vendor, Updates: upd,
+		Web: srv, Vendor: vendor, Updates: upd, Portal: portalSvc,
 		Jobs:    &jobs.Runner{DB: db, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Secret(6)), Log: log, Jobs: jobList},
 		handler: srv.Handler()}, nil
 }

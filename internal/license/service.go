@@ -65,6 +65,9 @@ type Config struct {
 	// RecordSSOFailure adds refused SSO activations to the admins' list of
 	// SSO failures (sso.RecordFailure). Nil: they are only logged.
 	RecordSSOFailure SSOFailureRecorder
+	// Hooks let features built on licensing follow its events (the
+	// management portal).
+	Hooks Hooks
 }
 
 // DefaultConfig returns production defaults.
@@ -127,7 +130,7 @@ func New(db *store.DB, cfg Config) *Service {
 	if accounts == nil {
 		accounts = &account.Service{DB: db, Config: account.DefaultConfig(), PublicURL: cfg.PublicURL, Now: cfg.Now}
 	}
-	return &Service{DB: db, Config: cfg, RecordSSOFailure: cfg.RecordSSOFailure, accounts: accounts}
+	return &Service{DB: db, Config: cfg, Hooks: cfg.Hooks, RecordSSOFailure: cfg.RecordSSOFailure, accounts: accounts}
 }
 
 func (s *Service) now() time.Time {

@@ -103,7 +103,9 @@ func (e *Effects) MembershipChanged(ctx context.Context, tx *store.Tx, accountID
 	in, err := e.Directory.Integration(ctx, accountID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
-	} else if err != nil {
+	} else if err != nil && !errors.Is(err, ErrIdPIncomplete) {
+		// Without SAML settings the mapped groups still mean what they
+		// mean: SCIM works from the moment its token exists.
 		return err
 	}
 	var name, external string

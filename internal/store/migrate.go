@@ -36,7 +36,8 @@ import (
 //	00100–00199 licensing      00200–00299 IdP integration
 //	00300–00399 SAML           00400–00499 SCIM
 //	00500–00599 SSO activation 00600–00699 fleet / management portal
-//	00700–00799 updates and deployment
+//	00700–00749 updates and deployment
+//	00750–00799 management portal (golden images, policies, profiles)
 //
 //go:embed migrations
 var migrations embed.FS
