@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"gatehouse/internal/account"
 	"gatehouse/internal/idp"
 	"gatehouse/internal/license"
 	"gatehouse/internal/saml"
@@ -19,7 +18,7 @@ import (
 
 // Adapters between features: each turns one service's answer into the
 // shape another service's config asks for, so neither imports the other.
-// They hold no rules of their own except pendingRefusal (see there).
+// They hold no rules of their own.
 
 // seatPoolPreview shows the IdP configurator's test sign-in which key a
 // Desktop user would take their per-user seat from.
@@ -58,55 +57,25 @@ func reservedGroups(svc *idp.Service) license.ReservedGroupsFunc {
 	}
 }
 
-// attemptCodes are the refusals the licensing service records on the
-// attempt itself; the others come from the shared SSO sign-in.
-var attemptCodes = map[string]bool{
-	license.CodeNotInDesktopUsers: true, license.CodeEmailMismatch: true, license.CodeNoFreeSeat: true, license.CodeDeviceLimit: true,
-	license.CodeAttemptExpired: true, license.CodeAttemptUsed: true, license.CodeAttemptNotFound: true, license.CodeNoSSOLicense: true,
-	license.CodeSubscriptionExpired: true, license.CodeSubscriptionSuspended: true, license.CodeKeyDeleted: true,
-	license.CodeUnknownDomain: true, license.CodeInvalidVerifier: true,
-}
-
 // pendingRefusal finds why a pending attempt will never complete, so the
-// installation hears it: the integration was switched off, or the shared
-// SSO sign-in refused this person's answer at the ACS after the attempt
-// started (the refusal the person saw, with its reference).
+// installation hears it: the integration was switched off (the
+// configurator's answer), or the shared SSO sign-in refused this person's
+// answer at the ACS after the attempt started (sso.DesktopRefusalSince).
 func pendingRefusal(idpSvc *idp.Service, ssoSvc *sso.Service, log *slog.Logger) func(ctx context.Context, at *license.SSOAttempt) *license.SSORefusal {
 	return func(ctx context.Context, at *license.SSOAttempt) *license.SSORefusal {
 		if active, err := idpSvc.IsActive(ctx, at.AccountID); err == nil && !active {
-			return &license.SSORefusal{Code: license.CodeIntegrationInactive,
-				Message: "Single sign-on was switched off for your organization while you were signing in. Ask your IT admin.",
-				Detail:  "the IdP integration was deactivated during the activation of " + at.Device.ComputerName}
+			return &license.SSORefusal{Code: license.CodeIntegrationInactive, Message: sso.DesktopInactiveMessage,
+				Detail: "the IdP integration was deactivated during the activation of " + at.Device.ComputerName}
 		}
-		fails, err := ssoSvc.RecentFailures(ctx, at.AccountID, 50)
+		r, err := ssoSvc.DesktopRefusalSince(ctx, at.AccountID, at.Email, at.CreatedAt.Time, license.RecordedOnAttempt)
 		if err != nil {
 			log.Error("sso activation: recent failures", "err", err)
 			return nil
 		}
-		for _, f := range fails {
-			// The failure's subject is what the IdP sent; it is this
-			// attempt's only when it is the same canonical address.
-			subject, err := account.CanonicalEmail(f.Subject)
-			if f.Purpose != saml.PurposeDesktop || f.At.Before(at.CreatedAt.Time) || err != nil || subject != at.Email || attemptCodes[f.Code] {
-				continue
-			}
-			r := &license.SSORefusal{Code: f.Code, Detail: f.Detail, Reference: f.Reference}
-			switch f.Code {
-			case sso.ReasonIntegrationInactive:
-				r.Message = "Single sign-on was switched off for your organization while you were signing in. Ask your IT admin."
-			case sso.ReasonUserDeactivated:
-				r.Message = "Your user is deactivated in your organization's identity provider. Ask your IT admin."
-			case sso.ReasonMemberDeactivated:
-				r.Message = "An admin of your organization deactivated your access. Ask your IT admin."
-			case sso.ReasonNoEmail:
-				r.Message = "Your identity provider did not send an email address for you. Ask your IT admin."
-			default:
-				r.Code = "saml_refused"
-				r.Message = "Your organization's sign-in answer could not be accepted. Your IT admin can see the exact reason under the reference."
-			}
-			return r
+		if r == nil {
+			return nil
 		}
-		return nil
+		return &license.SSORefusal{Code: r.Code, Message: r.Message, Detail: r.Detail, Reference: r.Reference}
 	}
 }
 

@@ -490,3 +490,15 @@ func sameEmail(a, b string) bool {
 	nb, errB := account.CanonicalEmail(b)
 	return errA == nil && errB == nil && na == nb
 }
+
+// RecordedOnAttempt reports whether a refusal with code is one this
+// service records on the attempt itself; the others come from the shared
+// SSO sign-in (sso.DesktopRefusalSince skips these).
+func RecordedOnAttempt(code string) bool { return attemptCodes[code] }
+
+var attemptCodes = map[string]bool{
+	CodeNotInDesktopUsers: true, CodeEmailMismatch: true, CodeNoFreeSeat: true, CodeDeviceLimit: true,
+	CodeAttemptExpired: true, CodeAttemptUsed: true, CodeAttemptNotFound: true, CodeNoSSOLicense: true,
+	CodeSubscriptionExpired: true, CodeSubscriptionSuspended: true, CodeKeyDeleted: true,
+	CodeUnknownDomain: true, CodeInvalidVerifier: true,
+}
