@@ -49,6 +49,7 @@ type SCIM interface {
 	SetEnabled(ctx context.Context, accountID string, enabled bool, actor audit.Actor) error
 	Enabled(ctx context.Context, accountID string) (bool, error)
 	Activity(ctx context.Context, accountID string) (scim.Activity, error)
+	MappedGroupStats(ctx context.Context, accountID, uuid string) (found bool, users, active int, err error)
 }
 
 // LicenseCheck reports whether a business account holds a license key; the
