@@ -9,11 +9,13 @@ import (
 	"gatehouse/internal/store"
 )
 
-// connectPortalToFleet: a portal change that alters what installations
-// receive bumps the account's fleet settings version (so check-ins stop
-// answering "unchanged"), and the portal reads VMs per golden image and the
-// hosts of a policy's groups from the fleet inventory.
-func connectPortalToFleet(p *portal.Service, f *fleet.Service) {
+// portalWithFleet builds the portal service connected to the fleet: a
+// portal change that alters what installations receive bumps the
+// account's fleet settings version (so check-ins stop answering
+// "unchanged"), and the portal reads VMs per golden image and the hosts of
+// a policy's groups from the fleet inventory.
+func portalWithFleet(db *store.DB, f *fleet.Service) *portal.Service {
+	p := portal.New(db)
 	p.Changed = func(ctx context.Context, tx *store.Tx, accountID string) error {
 		return fleet.BumpSettings(ctx, tx, accountID, time.Now())
 	}
@@ -32,4 +34,5 @@ func connectPortalToFleet(p *portal.Service, f *fleet.Service) {
 		}
 		return out, nil
 	}
+	return p
 }

@@ -159,11 +159,16 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	accounts := &account.Service{DB: db, Config: account.DefaultConfig(), PublicURL: cfg.PublicURL, Log: log,
 		AdminAccess: idpSvc.AdminAccess}
 
-	// 3. The Management Portal (spec 05): golden images, policies, user
-	// groups and configuration profiles. Licensing events reach it through
-	// its hooks: a suspended trial unassigns its policies, the retention job
-	// purges them after the end.
-	portalSvc := portal.New(db)
+	// 3. The fleet (spec 07 check-ins, host and VM inventory, commands),
+	// then the Management Portal (spec 05): golden images, policies, user
+	// groups and configuration profiles. The portal reads the fleet's
+	// inventory and bumps its settings version; licensing events reach it
+	// through its hooks: a suspended trial unassigns its policies, the
+	// retention job purges them after the end.
+	fleetCfg := fleet.DefaultConfig()
+	fleetCfg.Log = log
+	fleetSvc := fleet.New(db, fleetCfg)
+	portalSvc := portalWithFleet(db, fleetSvc)
 
 	// 4. Licensing. Registering a key from the personal workspace creates
 	// the business account through the account service; refused SSO
@@ -212,15 +217,12 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	if err != nil {
 		return nil, err
 	}
-	client := clientapi.New(lic, clientapi.Config{ActivationLimit: clientapi.DefaultActivationLimit, ClientIP: web.ClientIP, Log: log})
-	// Fleet check-ins (spec 07) on the client API: hosts, VMs, commands.
-	// Each node buffers the last-seen times of its check-ins and flushes
-	// them (a per-node background loop, not a leased job).
-	fleetSvc := fleet.New(db, fleet.DefaultConfig())
-	fleetSvc.Log = log
-	client.MountFleet(fleetSvc)
+	// The client API carries the fleet check-in; each node buffers its
+	// check-ins' last-seen times and flushes them (a per-node background
+	// loop, not a leased job: see Background below).
+	client := clientapi.New(lic, clientapi.Config{ActivationLimit: clientapi.DefaultActivationLimit, ClientIP: web.ClientIP, Log: log,
+		Fleet: fleetSvc})
 	reg.MustRegister(newFleetCollector(fleetSvc))
-	connectPortalToFleet(portalSvc, fleetSvc)
 	ssoClient := clientapi.NewSSO(lic, clientapi.SSOConfig{
 		PublicURL:        cfg.PublicURL,
 		AccountForDomain: idpSvc.AccountForDomain,
