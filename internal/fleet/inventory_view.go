@@ -1,0 +1,206 @@
+package fleet
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"gatehouse/internal/account"
+	"gatehouse/internal/store"
+)
+
+// What the inventory shows for a row: each column's text, and the reasons
+// a row is incomplete or may be outdated (spec 05: "missing/incomplete
+// rows are explained").
+
+// StaleAfter is how long without a report makes a row "not reported
+// since …": installations check in at least daily (spec 07), so two days
+// of silence means the computer is off, offline or uninstalled.
+const StaleAfter = 48 * time.Hour
+
+// FullReportMajor is the first Desktop major version whose check-in
+// carries every inventory field; older clients send the VM's name, ID and
+// state only.
+const FullReportMajor = 26
+
+// CommandLabel is the "Last command" text: None, Pending delete, Failed to
+// lock, Done (restart), Cancelled (delete).
+func (m *InventoryRow) CommandLabel() string {
+	switch m.CommandState {
+	case "":
+		return "None"
+	case "pending", "delivered":
+		return "Pending " + m.CommandKind
+	case "failed":
+		return "Failed to " + m.CommandKind
+	case "done":
+		return "Done (" + m.CommandKind + ")"
+	case "cancelled":
+		return "Cancelled (" + m.CommandKind + ")"
+	}
+	return m.CommandState
+}
+
+// CommandPending says the last command waits for the client.
+func (m *InventoryRow) CommandPending() bool {
+	return m.CommandState == "pending" || m.CommandState == "delivered"
+}
+
+// Gone says a full report of its installation no longer listed the VM.
+func (m *InventoryRow) Gone() bool { return !m.GoneAt.IsZero() }
+
+// Cell is the text of column key for this row ("" when not reported).
+func (m *InventoryRow) Cell(key string) string {
+	c, _ := ColumnByKey(key)
+	switch key {
+	case "name":
+		return m.Name
+	case "user":
+		return m.MacOSUser
+	case "computer":
+		return m.ComputerName
+	case "vm_id":
+		return m.VMUUID
+	case "state":
+		return c.OptionLabel(m.State)
+	case "status":
+		if m.Gone() {
+			return "Gone"
+		}
+		return c.OptionLabel(m.Status)
+	case "os":
+		return m.GuestOS
+	case "edition":
+		return m.OSEdition
+	case "build":
+		return m.OSBuild
+	case "serial":
+		return m.VMSerial
+	case "source":
+		return c.OptionLabel(m.Source)
+	case "encryption":
+		return c.OptionLabel(m.Encryption)
+	case "command":
+		return m.CommandLabel()
+	case "last_used":
+		return utc(m.LastUsedAt)
+	case "last_reported":
+		return utc(m.LastSeenAt)
+	case "desktop_version":
+		return m.DesktopVersion
+	case "desktop_state":
+		return c.OptionLabel(m.DesktopState)
+	case "tools":
+		return m.ToolsVersion
+	case "mac_serial":
+		return m.MacSerial
+	case "cpu":
+		return c.OptionLabel(m.CPU)
+	}
+	return ""
+}
+
+func utc(t store.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+// Notes explains why the row is incomplete or may be outdated, most
+// important first; none for a complete, fresh row.
+func (m *InventoryRow) Notes(now time.Time) []string {
+	var out []string
+	if m.Gone() {
+		out = append(out, fmt.Sprintf("Gone: its computer's report of %s no longer listed this VM (removed, or moved to another Mac). It is kept for history.", utc(m.GoneAt)+" UTC"))
+	}
+	if m.Status == "deactivated" {
+		out = append(out, "Desktop is deactivated on this computer, so the VM is no longer reported; what you see is its last report.")
+	}
+	if !m.Gone() && now.Sub(m.LastSeenAt.Time) > StaleAfter {
+		days := int(now.Sub(m.LastSeenAt.Time).Hours() / 24)
+		out = append(out, fmt.Sprintf("Not reported since %s UTC (%d days): the computer has not checked in since, so these details may be outdated.", utc(m.LastSeenAt), days))
+	}
+	missing := m.missingDetails()
+	if major, ok := desktopMajor(m.DesktopVersion); ok && major < FullReportMajor && len(missing) > 0 {
+		out = append(out, fmt.Sprintf("Desktop %s is an older client that does not report %s; they appear once Desktop is updated to %d or later and checks in.", m.DesktopVersion, strings.Join(missing, ", "), FullReportMajor))
+		return out
+	}
+	if m.DesktopVersion == "" && m.ComputerName == "" {
+		out = append(out, "Its computer has not reported its host details (computer name, Desktop version) yet.")
+	}
+	if m.ToolsVersion == "" {
+		out = append(out, "Guest tools are not installed in this VM: the guest OS edition and build may be missing or outdated.")
+	} else if m.GuestOS == "" && m.LastUsedAt.IsZero() {
+		out = append(out, "The VM has not been started since it was registered; its guest OS is reported after its first start.")
+	}
+	return out
+}
+
+// missingDetails names the VM details a full report carries that this row
+// lacks.
+func (m *InventoryRow) missingDetails() []string {
+	var out []string
+	for _, f := range []struct{ v, name string }{{m.GuestOS, "guest OS"}, {m.OSEdition, "OS edition"}, {m.OSBuild, "OS build"},
+		{m.VMSerial, "VM serial number"}, {m.ToolsVersion, "guest tools version"}} {
+		if f.v == "" {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+func desktopMajor(v string) (int, bool) {
+	head, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(head)
+	return n, err == nil
+}
+
+// CSVWriter writes inventory rows as CSV, one line per VM with every
+// column and the notes.
+type CSVWriter struct {
+	w   *csv.Writer
+	now time.Time
+	n   int
+}
+
+// NewCSVWriter writes the header line.
+func NewCSVWriter(w io.Writer, now time.Time) (*CSVWriter, error) {
+	cw := &CSVWriter{w: csv.NewWriter(w), now: now}
+	head := make([]string, 0, len(Columns)+2)
+	for _, c := range Columns {
+		head = append(head, c.Label)
+	}
+	head = append(head, "Gone (UTC)", "Notes")
+	return cw, cw.w.Write(head)
+}
+
+// Write writes one VM; the buffer is flushed every few hundred rows so
+// the response streams.
+func (cw *CSVWriter) Write(m *InventoryRow) error {
+	rec := make([]string, 0, len(Columns)+2)
+	for _, c := range Columns {
+		rec = append(rec, m.Cell(c.Key))
+	}
+	rec = append(rec, utc(m.GoneAt), strings.Join(m.Notes(cw.now), " "))
+	// VM and computer names come from users' Macs: no cell may run as a
+	// spreadsheet formula.
+	if err := cw.w.Write(account.SafeCSV(rec...)); err != nil {
+		return err
+	}
+	cw.n++
+	if cw.n%500 == 0 {
+		cw.w.Flush()
+		return cw.w.Error()
+	}
+	return nil
+}
+
+// Close flushes what is left.
+func (cw *CSVWriter) Close() error {
+	cw.w.Flush()
+	return cw.w.Error()
+}
