@@ -72,6 +72,10 @@ var labels = map[string]string{
 	"device.activated":                   "Computer activated",
 	"device.deactivated":                 "Computer deactivated from Desktop",
 
+	// Fleet: VM commands (spec 05 Virtual Machines, spec 07).
+	"fleet.command_queued":    "VM command sent",
+	"fleet.command_cancelled": "VM command cancelled",
+
 	// IdP integration.
 	"idp.configuration_started":         "IdP integration started",
 	"idp.provider_changed":              "Identity provider changed",
