@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/license"
 	"gatehouse/internal/store"
 )
 
@@ -111,16 +112,6 @@ var PageSizes = []int{10, 20, 30, 40}
 // page says "more than 10,000" instead of scanning a million rows for an
 // exact figure on every page view.
 const CountCap = 10_000
-
-// Viewer is who looks at the inventory: an account admin sees every VM of
-// the account, a license admin only the VMs of installations activated
-// with the keys they manage (the keys assigned to them, and every key of a
-// subscription whose primary key is assigned to them).
-type Viewer struct {
-	AccountID string
-	PersonID  string
-	Admin     bool
-}
 
 // InventoryFilter narrows, orders and pages the inventory. The zero value lists the
 // present VMs by last report, newest first, 40 to a page.
@@ -229,55 +220,28 @@ func (f InventoryFilter) Values() url.Values {
 	return v
 }
 
-// VM is one inventory row.
+// InventoryRow is one inventory row: the VM with its host's columns, and
+// whether Desktop was deactivated on its computer (shown as the VM status
+// "Desktop deactivated").
 type InventoryRow struct {
-	ID             string
-	InstallationID string
-	KeyID          string
-	VMUUID         string
-	Name           string
-	State          string
-	Status         string // active, delete_failed; "deactivated" when Desktop was deactivated
-	GuestOS        string
-	OSEdition      string
-	OSBuild        string
-	VMSerial       string
-	Source         string
-	GoldenImageID  string
-	Encryption     string
-	ToolsVersion   string
-	LastUsedAt     store.Time
-	MacOSUser      string
-	ComputerName   string
-	MacSerial      string
-	CPU            string
-	DesktopVersion string
-	DesktopState   string
-	CommandID      string
-	CommandKind    string
-	CommandState   string
-	FirstSeenAt    store.Time
-	LastReportAt   store.Time
-	LastSeenAt     store.Time
-	GoneAt         store.Time
+	VM
+	Deactivated bool
 }
 
-const vmColumns = `v.id, v.installation_id, v.key_id, v.vm_uuid, v.name, v.state, v.status, v.guest_os, v.os_edition, v.os_build,
+const vmColumns = `v.id, v.account_id, v.installation_id, v.key_id, v.vm_uuid, v.name, v.state, v.status, v.guest_os, v.os_edition, v.os_build,
 	v.vm_serial, v.source, COALESCE(v.golden_image_id, ''), v.encryption, v.tools_version, v.last_used_at, v.macos_user, v.computer_name,
 	v.mac_serial, v.cpu, v.desktop_version, v.desktop_state, COALESCE(v.last_command_id, ''), v.last_command_kind, v.last_command_state,
 	v.first_seen_at, v.last_report_at, v.last_seen_at, v.gone_at,
 	CASE WHEN EXISTS (SELECT 1 FROM license_activations a WHERE a.id = v.installation_id AND a.status = 'deactivated') THEN 1 ELSE 0 END`
 
-func scanVM(sc interface{ Scan(...any) error }) (InventoryRow, error) {
+func scanVM(sc scanner) (InventoryRow, error) {
 	var m InventoryRow
 	var deactivated int
-	err := sc.Scan(&m.ID, &m.InstallationID, &m.KeyID, &m.VMUUID, &m.Name, &m.State, &m.Status, &m.GuestOS, &m.OSEdition, &m.OSBuild,
-		&m.VMSerial, &m.Source, &m.GoldenImageID, &m.Encryption, &m.ToolsVersion, &m.LastUsedAt, &m.MacOSUser, &m.ComputerName,
-		&m.MacSerial, &m.CPU, &m.DesktopVersion, &m.DesktopState, &m.CommandID, &m.CommandKind, &m.CommandState,
+	err := sc.Scan(&m.ID, &m.AccountID, &m.InstallationID, &m.KeyID, &m.VMReport.ID, &m.Name, &m.State, &m.Status, &m.GuestOS, &m.OSEdition, &m.OSBuild,
+		&m.Serial, &m.Source, &m.GoldenImageID, &m.Encryption, &m.ToolsVersion, &m.LastUsedAt, &m.MacOSUser, &m.ComputerName,
+		&m.MacSerial, &m.CPU, &m.DesktopVersion, &m.DesktopState, &m.LastCommandID, &m.LastCommandKind, &m.LastCommandState,
 		&m.FirstSeenAt, &m.LastReportAt, &m.LastSeenAt, &m.GoneAt, &deactivated)
-	if deactivated == 1 {
-		m.Status = "deactivated"
-	}
+	m.Deactivated = deactivated == 1
 	return m, err
 }
 
@@ -296,18 +260,15 @@ func (inv *Inventory) now() time.Time {
 
 // where builds the WHERE clause of f for viewer. "v.gone_at IS NULL" is
 // written literally so the planners match the partial indexes.
-func (inv *Inventory) where(viewer Viewer, f InventoryFilter) (string, []any) {
+func (inv *Inventory) where(caller license.Caller, f InventoryFilter) (string, []any, error) {
+	scope, args, err := ScopeWhere(caller, "v")
+	if err != nil {
+		return "", nil, err
+	}
 	var b strings.Builder
-	args := []any{viewer.AccountID}
-	b.WriteString("WHERE v.account_id = ?")
+	b.WriteString("WHERE " + scope)
 	if !f.IncludeGone {
 		b.WriteString(" AND v.gone_at IS NULL")
-	}
-	if !viewer.Admin {
-		b.WriteString(` AND v.key_id IN (SELECT ka.key_id FROM license_key_admins ka WHERE ka.account_id = ? AND ka.person_id = ?
-			UNION SELECT k.id FROM license_keys k JOIN license_keys pk ON pk.subscription_id = k.subscription_id AND pk.kind = 'primary'
-				JOIN license_key_admins ka ON ka.key_id = pk.id WHERE ka.account_id = ? AND ka.person_id = ?)`)
-		args = append(args, viewer.AccountID, viewer.PersonID, viewer.AccountID, viewer.PersonID)
 	}
 	if f.Query != "" {
 		like := "%" + escapeLike(asciiLower(f.Query)) + "%"
@@ -359,7 +320,7 @@ func (inv *Inventory) where(viewer Viewer, f InventoryFilter) (string, []any) {
 			args = append(args, "%"+escapeLike(asciiLower(v))+"%")
 		}
 	}
-	return b.String(), args
+	return b.String(), args, nil
 }
 
 func (inv *Inventory) orderBy(f InventoryFilter) string {
@@ -386,12 +347,15 @@ type InventoryPage struct {
 }
 
 // List returns one page of the VMs viewer may see that match f.
-func (inv *Inventory) List(ctx context.Context, viewer Viewer, f InventoryFilter) (*InventoryPage, error) {
+func (inv *Inventory) List(ctx context.Context, caller license.Caller, f InventoryFilter) (*InventoryPage, error) {
 	if f.Size <= 0 {
 		f.Size = 40
 	}
 	f.Page = max(f.Page, 1)
-	where, args := inv.where(viewer, f)
+	where, args, err := inv.where(caller, f)
+	if err != nil {
+		return nil, err
+	}
 	p := &InventoryPage{}
 	// The count stops at CountCap+1 rows so a page of a million-row
 	// inventory never counts the whole table.
@@ -425,8 +389,11 @@ func (inv *Inventory) List(ctx context.Context, viewer Viewer, f InventoryFilter
 }
 
 // Row returns one VM viewer may see (gone ones included).
-func (inv *Inventory) Row(ctx context.Context, viewer Viewer, id string) (*InventoryRow, error) {
-	where, args := inv.where(viewer, InventoryFilter{IncludeGone: true})
+func (inv *Inventory) Row(ctx context.Context, caller license.Caller, id string) (*InventoryRow, error) {
+	where, args, err := inv.where(caller, InventoryFilter{IncludeGone: true})
+	if err != nil {
+		return nil, err
+	}
 	m, err := scanVM(inv.DB.QueryRow(ctx, `SELECT `+vmColumns+` FROM fleet_vms v `+where+` AND v.id = ?`, append(args, id)...))
 	if err != nil {
 		return nil, store.NotFound(err)
@@ -437,14 +404,17 @@ func (inv *Inventory) Row(ctx context.Context, viewer Viewer, id string) (*Inven
 // Visible returns which of ids viewer may see, in the order given, with
 // their rows (gone VMs included; unknown ids and other accounts' are left
 // out).
-func (inv *Inventory) Visible(ctx context.Context, viewer Viewer, ids []string) ([]InventoryRow, error) {
+func (inv *Inventory) Visible(ctx context.Context, caller license.Caller, ids []string) ([]InventoryRow, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	if len(ids) > 1000 {
 		return nil, &FilterError{"vm", "Choose at most 1,000 VMs at a time."}
 	}
-	where, args := inv.where(viewer, InventoryFilter{IncludeGone: true})
+	where, args, err := inv.where(caller, InventoryFilter{IncludeGone: true})
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -478,8 +448,11 @@ func (inv *Inventory) Visible(ctx context.Context, viewer Viewer, ids []string) 
 // Each calls fn for every VM viewer may see that matches f, in f's order,
 // reading them as one streamed result: memory stays flat however many
 // rows there are (the CSV export).
-func (inv *Inventory) Each(ctx context.Context, viewer Viewer, f InventoryFilter, fn func(*InventoryRow) error) error {
-	where, args := inv.where(viewer, f)
+func (inv *Inventory) Each(ctx context.Context, caller license.Caller, f InventoryFilter, fn func(*InventoryRow) error) error {
+	where, args, err := inv.where(caller, f)
+	if err != nil {
+		return err
+	}
 	rows, err := inv.DB.Query(ctx, `SELECT `+vmColumns+` FROM fleet_vms v `+where+inv.orderBy(f), args...)
 	if err != nil {
 		return fmt.Errorf("export vms: %w", err)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"gatehouse/internal/license"
 	"gatehouse/internal/store"
 )
 
@@ -22,11 +23,11 @@ type Prefs struct {
 func DefaultPrefs() Prefs { return Prefs{Columns: DefaultColumns(), PageSize: 40} }
 
 // Prefs returns viewer's saved choice, or the defaults.
-func (inv *Inventory) Prefs(ctx context.Context, viewer Viewer) (Prefs, error) {
+func (inv *Inventory) Prefs(ctx context.Context, caller license.Caller) (Prefs, error) {
 	var cols string
 	var size int
 	err := inv.DB.QueryRow(ctx, `SELECT columns, page_size FROM fleet_inventory_prefs WHERE account_id = ? AND person_id = ?`,
-		viewer.AccountID, viewer.PersonID).Scan(&cols, &size)
+		caller.AccountID, caller.PersonID).Scan(&cols, &size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DefaultPrefs(), nil
 	} else if err != nil {
@@ -50,7 +51,7 @@ func (inv *Inventory) Prefs(ctx context.Context, viewer Viewer) (Prefs, error) {
 
 // SavePrefs stores viewer's choice: at least one known column (kept in
 // display order), and a page length of 10, 20, 30 or 40.
-func (inv *Inventory) SavePrefs(ctx context.Context, viewer Viewer, columns []string, pageSize int) (Prefs, error) {
+func (inv *Inventory) SavePrefs(ctx context.Context, caller license.Caller, columns []string, pageSize int) (Prefs, error) {
 	var keep []string
 	for _, c := range Columns {
 		if slices.Contains(columns, c.Key) {
@@ -70,7 +71,7 @@ func (inv *Inventory) SavePrefs(ctx context.Context, viewer Viewer, columns []st
 	}
 	_, err := inv.DB.Exec(ctx, `INSERT INTO fleet_inventory_prefs (account_id, person_id, columns, page_size, updated_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (account_id, person_id) DO UPDATE SET columns = excluded.columns, page_size = excluded.page_size, updated_at = excluded.updated_at`,
-		viewer.AccountID, viewer.PersonID, strings.Join(keep, ","), pageSize, store.At(inv.now()))
+		caller.AccountID, caller.PersonID, strings.Join(keep, ","), pageSize, store.At(inv.now()))
 	if err != nil {
 		return Prefs{}, fmt.Errorf("save inventory prefs: %w", err)
 	}

@@ -26,27 +26,9 @@ const StaleAfter = 48 * time.Hour
 // state only.
 const FullReportMajor = 26
 
-// CommandLabel is the "Last command" text: None, Pending delete, Failed to
-// lock, Done (restart), Cancelled (delete).
-func (m *InventoryRow) CommandLabel() string {
-	switch m.CommandState {
-	case "":
-		return "None"
-	case "pending", "delivered":
-		return "Pending " + m.CommandKind
-	case "failed":
-		return "Failed to " + m.CommandKind
-	case "done":
-		return "Done (" + m.CommandKind + ")"
-	case "cancelled":
-		return "Cancelled (" + m.CommandKind + ")"
-	}
-	return m.CommandState
-}
-
 // CommandPending says the last command waits for the client.
 func (m *InventoryRow) CommandPending() bool {
-	return m.CommandState == "pending" || m.CommandState == "delivered"
+	return m.LastCommandState == CommandPending || m.LastCommandState == CommandDelivered
 }
 
 // Gone says a full report of its installation no longer listed the VM.
@@ -63,12 +45,15 @@ func (m *InventoryRow) Cell(key string) string {
 	case "computer":
 		return m.ComputerName
 	case "vm_id":
-		return m.VMUUID
+		return m.VMReport.ID
 	case "state":
 		return c.OptionLabel(m.State)
 	case "status":
 		if m.Gone() {
 			return "Gone"
+		}
+		if m.Deactivated {
+			return c.OptionLabel("deactivated")
 		}
 		return c.OptionLabel(m.Status)
 	case "os":
@@ -78,13 +63,13 @@ func (m *InventoryRow) Cell(key string) string {
 	case "build":
 		return m.OSBuild
 	case "serial":
-		return m.VMSerial
+		return m.Serial
 	case "source":
 		return c.OptionLabel(m.Source)
 	case "encryption":
 		return c.OptionLabel(m.Encryption)
 	case "command":
-		return m.CommandLabel()
+		return CommandLabel(m.LastCommandKind, m.LastCommandState)
 	case "last_used":
 		return utc(m.LastUsedAt)
 	case "last_reported":
@@ -117,7 +102,7 @@ func (m *InventoryRow) Notes(now time.Time) []string {
 	if m.Gone() {
 		out = append(out, fmt.Sprintf("Gone: its computer's report of %s no longer listed this VM (removed, or moved to another Mac). It is kept for history.", utc(m.GoneAt)+" UTC"))
 	}
-	if m.Status == "deactivated" {
+	if m.Deactivated {
 		out = append(out, "Desktop is deactivated on this computer, so the VM is no longer reported; what you see is its last report.")
 	}
 	if !m.Gone() && now.Sub(m.LastSeenAt.Time) > StaleAfter {
@@ -145,7 +130,7 @@ func (m *InventoryRow) Notes(now time.Time) []string {
 func (m *InventoryRow) missingDetails() []string {
 	var out []string
 	for _, f := range []struct{ v, name string }{{m.GuestOS, "guest OS"}, {m.OSEdition, "OS edition"}, {m.OSBuild, "OS build"},
-		{m.VMSerial, "VM serial number"}, {m.ToolsVersion, "guest tools version"}} {
+		{m.Serial, "VM serial number"}, {m.ToolsVersion, "guest tools version"}} {
 		if f.v == "" {
 			out = append(out, f.name)
 		}
