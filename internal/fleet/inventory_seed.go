@@ -31,8 +31,8 @@ type SeedSpec struct {
 // SeedHost and SeedVM are what the generator writes (ids aside).
 type SeedHost struct {
 	KeyID, ComputerName, MacOSUser, MacSerial, CPU, DesktopVersion, DesktopState string
-	Deactivated                                                               bool
-	LastSeenAt                                                                time.Time
+	Deactivated                                                                  bool
+	LastSeenAt                                                                   time.Time
 }
 
 type SeedVM struct {

@@ -41,17 +41,6 @@ func InventoryRoutes(s *Server, inv *fleet.Inventory, lic *license.Service) []Ro
 	}
 }
 
-func viewerFrom(r *http.Request) fleet.Viewer {
-	v := fleet.Viewer{}
-	if s := SessionFrom(r); s != nil {
-		v.PersonID = s.Person.ID
-	}
-	if a := AccessFrom(r); a != nil {
-		v.AccountID, v.Admin = a.AccountID, a.IsAdmin()
-	}
-	return v
-}
-
 func (h *inventoryHandlers) vmsPath(r *http.Request, rest string) string {
 	return "/accounts/" + AccessFrom(r).AccountID + "/vms" + rest
 }
@@ -139,8 +128,8 @@ func (h *inventoryHandlers) list(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusOK, "fleet_vms", &Page{Title: "Virtual Machines", Data: &inventoryView{}})
 		return
 	}
-	viewer := viewerFrom(r)
-	prefs, err := h.inv.Prefs(r.Context(), viewer)
+	caller := callerFrom(r)
+	prefs, err := h.inv.Prefs(r.Context(), caller)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
@@ -169,7 +158,7 @@ func (h *inventoryHandlers) list(w http.ResponseWriter, r *http.Request) {
 			v.Hidden = append(v.Hidden, hiddenField{"f_" + c.Key, x})
 		}
 	}
-	page, err := h.inv.List(r.Context(), viewer, f)
+	page, err := h.inv.List(r.Context(), caller, f)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
@@ -263,7 +252,7 @@ func (h *inventoryHandlers) csv(w http.ResponseWriter, r *http.Request) {
 	sendCSV(w, "virtual-machines")
 	cw, err := fleet.NewCSVWriter(w, nowOr(h.inv.Now))
 	if err == nil {
-		err = h.inv.Each(r.Context(), viewerFrom(r), f, cw.Write)
+		err = h.inv.Each(r.Context(), callerFrom(r), f, cw.Write)
 	}
 	if err == nil {
 		err = cw.Close()
@@ -293,7 +282,7 @@ func (h *inventoryHandlers) saveColumns(w http.ResponseWriter, r *http.Request) 
 	}
 	back := h.back(r)
 	size, _ := strconv.Atoi(r.PostFormValue("size"))
-	_, err := h.inv.SavePrefs(r.Context(), viewerFrom(r), r.PostForm["column"], size)
+	_, err := h.inv.SavePrefs(r.Context(), callerFrom(r), r.PostForm["column"], size)
 	var fe *fleet.FilterError
 	if errors.As(err, &fe) {
 		h.redirectFlash(w, r, back, "error", fe.Message)
@@ -317,7 +306,7 @@ func (h *inventoryHandlers) vmPage(w http.ResponseWriter, r *http.Request) {
 	if !h.requireEnterprise(w, r) {
 		return
 	}
-	m, err := h.inv.Row(r.Context(), viewerFrom(r), r.PathValue("vm"))
+	m, err := h.inv.Row(r.Context(), callerFrom(r), r.PathValue("vm"))
 	if errors.Is(err, store.ErrNotFound) {
 		h.notFound(w, r)
 		return
@@ -331,8 +320,7 @@ func (h *inventoryHandlers) vmPage(w http.ResponseWriter, r *http.Request) {
 	}
 	title := m.Name
 	if title == "" {
-		title = "VM " + m.VMUUID
+		title = "VM " + m.VMReport.ID
 	}
 	h.render(w, r, http.StatusOK, "fleet_vm", &Page{Title: title, Data: v})
 }
-
