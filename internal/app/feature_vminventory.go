@@ -18,6 +18,10 @@ func wireInventory(_ context.Context, a *App) error {
 		return errors.New("wire inventory: licensing must be wired first")
 	}
 	inv := &fleet.Inventory{DB: a.DB, Now: a.License.Config.Now}
-	a.Web.Add(web.InventoryRoutes(a.Web, inv, a.License)...)
+	// The fleet service queues and cancels commands (audited); it only
+	// touches the database, so this instance and the check-in's agree.
+	cmds := fleet.New(a.DB, fleet.Config{})
+	cmds.Now = a.License.Config.Now
+	a.Web.Add(web.InventoryRoutes(a.Web, inv, cmds, a.License)...)
 	return nil
 }

@@ -24,19 +24,22 @@ import (
 
 type inventoryHandlers struct {
 	*Server
-	inv *fleet.Inventory
-	lic *license.Service
+	inv  *fleet.Inventory
+	cmds *fleet.Service
+	lic  *license.Service
 }
 
 // InventoryRoutes returns the Virtual Machines pages.
-func InventoryRoutes(s *Server, inv *fleet.Inventory, lic *license.Service) []Route {
-	h := &inventoryHandlers{Server: s, inv: inv, lic: lic}
+func InventoryRoutes(s *Server, inv *fleet.Inventory, cmds *fleet.Service, lic *license.Service) []Route {
+	h := &inventoryHandlers{Server: s, inv: inv, cmds: cmds, lic: lic}
 	f := func(fn http.HandlerFunc) http.Handler { return fn }
 	const la = account.RoleLicenseAdmin
 	return []Route{
 		{Method: "GET", Path: "/accounts/{account}/vms", Access: Member, Role: la, Handler: f(h.list), Nav: "Virtual Machines", NavOrder: 40},
 		{Method: "GET", Path: "/accounts/{account}/vms.csv", Access: Member, Role: la, Handler: f(h.csv)},
 		{Method: "POST", Path: "/accounts/{account}/vms/columns", Access: Member, Role: la, Handler: f(h.saveColumns)},
+		{Method: "POST", Path: "/accounts/{account}/vms/commands", Access: Member, Role: la, Handler: f(h.commands)},
+		{Method: "POST", Path: "/accounts/{account}/vms/commands/{command}/cancel", Access: Member, Role: la, Handler: f(h.cancelCommand)},
 		{Method: "GET", Path: "/accounts/{account}/vms/{vm}", Access: Member, Role: la, Handler: f(h.vmPage)},
 	}
 }
@@ -296,7 +299,9 @@ func (h *inventoryHandlers) saveColumns(w http.ResponseWriter, r *http.Request) 
 
 // vmView is what fleet_vm.html renders.
 type vmView struct {
-	VM    *fleet.InventoryRow
+	VM       *fleet.InventoryRow
+	Commands []fleet.Command
+	Here     string
 	Notes []string
 	Cells []inventoryCell
 	Back  string
@@ -314,7 +319,12 @@ func (h *inventoryHandlers) vmPage(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	v := &vmView{VM: m, Notes: m.Notes(nowOr(h.inv.Now)), Back: h.vmsPath(r, "")}
+	cmds, err := h.cmds.Commands(r.Context(), callerFrom(r), m.ID)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	v := &vmView{VM: m, Commands: cmds, Notes: m.Notes(nowOr(h.inv.Now)), Back: h.vmsPath(r, ""), Here: h.vmsPath(r, "/"+m.ID)}
 	for _, c := range fleet.Columns {
 		v.Cells = append(v.Cells, inventoryCell{c.Label, m.Cell(c.Key)})
 	}
