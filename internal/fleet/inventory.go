@@ -65,7 +65,7 @@ var Columns = []Column{
 		{"none", "None"}, {"pending", "Pending"}, {"failed", "Failed"}, {"done", "Done"}, {"cancelled", "Cancelled"}}},
 	{Key: "last_used", Label: "Last used (UTC)", expr: "v.last_used_at", Kind: KindTime},
 	{Key: "last_reported", Label: "Last reported (UTC)", expr: "v.last_seen_at", Kind: KindTime, Default: true},
-	{Key: "desktop_version", Label: "Desktop version", expr: "v.desktop_version", Kind: KindText, Default: true},
+	{Key: "desktop_version", Label: "Desktop version", expr: "v.desktop_version", Kind: KindText},
 	{Key: "desktop_state", Label: "Desktop state", expr: "v.desktop_state", Kind: KindEnum, Options: []Option{
 		{"activated_sso", "Activated (SSO)"}, {"activated_key", "Activated (License key)"}, {"deactivated", "Deactivated"}}},
 	{Key: "tools", Label: "Guest tools version", expr: "v.tools_version", Kind: KindText},

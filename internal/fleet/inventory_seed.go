@@ -133,10 +133,9 @@ func SeedInventory(ctx context.Context, db *store.DB, sp SeedSpec) error {
 				if x.Deactivated {
 					status = "deactivated"
 				}
+				// SSO activations belong to a person; the generated ones are
+				// key activations whatever the client reports.
 				method := "key"
-				if x.DesktopState == DesktopActivatedSSO {
-					method = "sso"
-				}
 				acts.add(inst, sp.AccountID, sp.SubscriptionID, x.KeyID, ids.New(), x.MacSerial, x.ComputerName, x.MacOSUser,
 					x.DesktopVersion, method, status, ids.Hash(inst), seen, seen)
 				hosts.add(inst, sp.AccountID, x.KeyID, x.ComputerName, x.MacSerial, x.MacOSUser, x.CPU, "15.2", x.DesktopVersion,

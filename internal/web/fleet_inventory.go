@@ -302,9 +302,9 @@ type vmView struct {
 	VM       *fleet.InventoryRow
 	Commands []fleet.Command
 	Here     string
-	Notes []string
-	Cells []inventoryCell
-	Back  string
+	Notes    []string
+	Cells    []inventoryCell
+	Back     string
 }
 
 func (h *inventoryHandlers) vmPage(w http.ResponseWriter, r *http.Request) {

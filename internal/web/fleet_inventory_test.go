@@ -124,7 +124,7 @@ func TestInventoryPages(t *testing.T) {
 		business := registerKey(t, admin, acct, issue(t, node, license.EditionBusiness, license.ModelPerDevice, 5, false), "Business")
 		page := admin.Get(vms).Expect(t, http.StatusOK)
 		apptest.MustContain(t, page.Text("main"), "comes with Parallels Desktop Enterprise Edition")
-		admin.Get(vms + ".csv").Expect(t, http.StatusForbidden)
+		admin.Get(vms+".csv").Expect(t, http.StatusForbidden)
 		_ = business
 
 		sub := registerKey(t, admin, acct, issue(t, node, license.EditionEnterprise, license.ModelPerDevice, 50, true), "Enterprise trial")
@@ -170,7 +170,7 @@ func TestInventoryPages(t *testing.T) {
 				}
 			}
 		}
-		page = admin.Get(vms + "?f_cpu=intel&f_state=&sort=name&dir=asc&size=10&page=2").Expect(t, http.StatusOK)
+		page = admin.Get(vms+"?f_cpu=intel&f_state=&sort=name&dir=asc&size=10&page=2").Expect(t, http.StatusOK)
 		page.Doc.Find("table.vms tbody td.c-cpu").Each(func(_ int, s *goquerySelection) {
 			if strings.TrimSpace(s.Text()) != "Intel" {
 				t.Fatalf("CPU filter lets through %q", s.Text())
@@ -182,7 +182,7 @@ func TestInventoryPages(t *testing.T) {
 			t.Fatal("page 2 has no link back")
 		}
 		// Bad input is named, not a 500.
-		page = admin.Get(vms + "?sort=secret&f_state=exploded").Expect(t, http.StatusBadRequest)
+		page = admin.Get(vms+"?sort=secret&f_state=exploded").Expect(t, http.StatusBadRequest)
 		apptest.MustContain(t, page.Text(".flash"), `VM state has no value "exploded"`)
 
 		// The CSV of the current filter has every column and every row.
@@ -212,9 +212,9 @@ func TestInventoryPages(t *testing.T) {
 		if r.Location != vms+"?sort=name" {
 			t.Fatalf("after the command: %q", r.Location)
 		}
-		page = admin.Get(vms + "/" + vm).Expect(t, http.StatusOK)
+		page = admin.Get(vms+"/"+vm).Expect(t, http.StatusOK)
 		apptest.MustContain(t, page.Text("table.vm-command-log"), "Pending")
-		page = admin.Get(vms + "?f_command=pending&f_name=" + url.QueryEscape(name)).Expect(t, http.StatusOK)
+		page = admin.Get(vms+"?f_command=pending&f_name="+url.QueryEscape(name)).Expect(t, http.StatusOK)
 		if page.Doc.Find("table.vms tbody tr").Length() != 1 {
 			t.Fatalf("the pending command is not listed")
 		}
@@ -225,7 +225,7 @@ func TestInventoryPages(t *testing.T) {
 		}
 		apptest.MustContain(t, admin.Get(r.Location).Text(".flash"), "not provisioned from a golden image")
 		// Cancel the pending command.
-		page = admin.Get(vms + "?f_command=pending&f_name=" + url.QueryEscape(name) + "&size=40").Expect(t, http.StatusOK)
+		page = admin.Get(vms+"?f_command=pending&f_name="+url.QueryEscape(name)+"&size=40").Expect(t, http.StatusOK)
 		page = admin.Get(page.Doc.Find("table.vms tbody td a").First().AttrOr("href", "")).Expect(t, http.StatusOK)
 		action, form = hiddenForm(page, `form[action$="/cancel"]`)
 		r = admin.PostRaw(action, form).Expect(t, http.StatusSeeOther)
@@ -263,7 +263,7 @@ func TestInventoryPages(t *testing.T) {
 		if len(recs)-1 != wantSub || wantSub == 0 {
 			t.Fatalf("license admin's CSV: %d rows, want %d", len(recs)-1, wantSub)
 		}
-		la.Get(vms + "/" + vm).Expect(t, map[bool]int{true: http.StatusOK, false: http.StatusNotFound}[sp.Host(h).KeyID == subKey])
+		la.Get(vms+"/"+vm).Expect(t, map[bool]int{true: http.StatusOK, false: http.StatusNotFound}[sp.Host(h).KeyID == subKey])
 		user, _ := addMember(t, node, admin, acct, "uma@fleet.example", "user")
 		if r := user.Get(vms); r.Status != http.StatusForbidden {
 			t.Fatalf("plain user: %d", r.Status)
