@@ -75,6 +75,9 @@ var labels = map[string]string{
 	// Fleet: VM commands (spec 05 Virtual Machines, spec 07).
 	"fleet.command_queued":    "VM command sent",
 	"fleet.command_cancelled": "VM command cancelled",
+	"fleet.command_delivered": "VM command picked up by Desktop",
+	"fleet.command_done":      "VM command done",
+	"fleet.command_failed":    "VM command failed",
 
 	// IdP integration.
 	"idp.configuration_started":         "IdP integration started",
