@@ -1,9 +1,0 @@
-package fleet_test
-
-import (
-	"testing"
-
-	"gatehouse/internal/testenv"
-)
-
-func TestMain(m *testing.M) { testenv.Main(m) }
