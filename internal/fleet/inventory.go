@@ -109,9 +109,9 @@ func (c Column) OptionLabel(v string) string {
 var PageSizes = []int{10, 20, 30, 40}
 
 // CountCap bounds how far the inventory counts matching rows: beyond it the
-// page says "more than 10,000" instead of scanning a million rows for an
+// page says "more than 1000" instead of reading a million rows for an
 // exact figure on every page view.
-const CountCap = 10_000
+const CountCap = 1_000
 
 // InventoryFilter narrows, orders and pages the inventory. The zero value lists the
 // present VMs by last report, newest first, 40 to a page.
@@ -258,20 +258,24 @@ func (inv *Inventory) now() time.Time {
 	return time.Now().UTC()
 }
 
-// where builds the WHERE clause of f for viewer. "v.gone_at IS NULL" is
-// written literally so the planners match the partial indexes.
-func (inv *Inventory) where(caller license.Caller, f InventoryFilter) (string, []any, error) {
+// where builds the WHERE clause of f for caller. "v.gone_at IS NULL" is
+// written literally so the planners match the partial indexes. For the
+// page query (paged), filters on other columns than the sort column are
+// kept from SQLite's index choice (store.NoIndex), so it walks the sort
+// column's index and stops after a page; the count lets it use them.
+func (inv *Inventory) where(caller license.Caller, f InventoryFilter, paged bool) (string, []any, error) {
 	scope, args, err := ScopeWhere(caller, "v")
 	if err != nil {
 		return "", nil, err
 	}
+	d := inv.DB.Dialect()
 	var b strings.Builder
 	b.WriteString("WHERE " + scope)
 	if !f.IncludeGone {
 		b.WriteString(" AND v.gone_at IS NULL")
 	}
 	if f.Query != "" {
-		like := "%" + escapeLike(asciiLower(f.Query)) + "%"
+		like := "%" + escapeLike(f.Query) + "%"
 		b.WriteString(" AND (")
 		n := 0
 		for _, c := range Columns {
@@ -281,7 +285,7 @@ func (inv *Inventory) where(caller license.Caller, f InventoryFilter) (string, [
 			if n > 0 {
 				b.WriteString(" OR ")
 			}
-			b.WriteString("LOWER(" + c.expr + `) LIKE ? ESCAPE '\'`)
+			b.WriteString(d.ContainsFold(c.expr))
 			args = append(args, like)
 			n++
 		}
@@ -292,32 +296,36 @@ func (inv *Inventory) where(caller license.Caller, f InventoryFilter) (string, [
 		if v == "" {
 			continue
 		}
+		expr := c.expr
+		if paged && c.Key != f.Sort {
+			expr = d.NoIndex(expr)
+		}
 		switch {
 		case c.Key == "status" && v == "deactivated":
 			b.WriteString(" AND EXISTS (SELECT 1 FROM license_activations a WHERE a.id = v.installation_id AND a.status = 'deactivated')")
 		case c.Key == "status":
-			b.WriteString(" AND v.status = ? AND NOT EXISTS (SELECT 1 FROM license_activations a WHERE a.id = v.installation_id AND a.status = 'deactivated')")
+			b.WriteString(" AND " + expr + " = ? AND NOT EXISTS (SELECT 1 FROM license_activations a WHERE a.id = v.installation_id AND a.status = 'deactivated')")
 			args = append(args, v)
 		case c.Key == "command" && v == "none":
-			b.WriteString(" AND v.last_command_state = ''")
+			b.WriteString(" AND " + expr + " = ''")
 		case c.Key == "command" && v == "pending":
-			b.WriteString(" AND v.last_command_state IN ('pending', 'delivered')")
+			b.WriteString(" AND " + expr + " IN ('pending', 'delivered')")
 		case c.Kind == KindEnum:
-			b.WriteString(" AND " + c.expr + " = ?")
+			b.WriteString(" AND " + expr + " = ?")
 			args = append(args, v)
 		case c.Kind == KindTime:
 			// "Not reported since" / "not used since": before the start of
 			// that day (UTC); a VM never used counts as not used since.
 			day, _ := time.Parse("2006-01-02", v)
 			if c.Key == "last_used" {
-				b.WriteString(" AND (" + c.expr + " IS NULL OR " + c.expr + " < ?)")
+				b.WriteString(" AND (" + expr + " IS NULL OR " + expr + " < ?)")
 			} else {
-				b.WriteString(" AND " + c.expr + " < ?")
+				b.WriteString(" AND " + expr + " < ?")
 			}
 			args = append(args, store.Millis(day))
 		default:
-			b.WriteString(" AND LOWER(" + c.expr + `) LIKE ? ESCAPE '\'`)
-			args = append(args, "%"+escapeLike(asciiLower(v))+"%")
+			b.WriteString(" AND " + d.ContainsFold(c.expr))
+			args = append(args, "%"+escapeLike(v)+"%")
 		}
 	}
 	return b.String(), args, nil
@@ -352,7 +360,11 @@ func (inv *Inventory) List(ctx context.Context, caller license.Caller, f Invento
 		f.Size = 40
 	}
 	f.Page = max(f.Page, 1)
-	where, args, err := inv.where(caller, f)
+	where, args, err := inv.where(caller, f, false)
+	if err != nil {
+		return nil, err
+	}
+	pageWhere, pageArgs, err := inv.where(caller, f, true)
 	if err != nil {
 		return nil, err
 	}
@@ -360,14 +372,14 @@ func (inv *Inventory) List(ctx context.Context, caller license.Caller, f Invento
 	// The count stops at CountCap+1 rows so a page of a million-row
 	// inventory never counts the whole table.
 	if err := inv.DB.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM fleet_vms v `+where+` LIMIT ?) t`,
-		append(slices.Clone(args), CountCap+1)...).Scan(&p.Total); err != nil {
+		append(args, CountCap+1)...).Scan(&p.Total); err != nil {
 		return nil, fmt.Errorf("count vms: %w", err)
 	}
 	if p.Total > CountCap {
 		p.Total, p.Capped = CountCap, true
 	}
-	rows, err := inv.DB.Query(ctx, `SELECT `+vmColumns+` FROM fleet_vms v `+where+inv.orderBy(f)+` LIMIT ? OFFSET ?`,
-		append(args, f.Size+1, (f.Page-1)*f.Size)...)
+	rows, err := inv.DB.Query(ctx, `SELECT `+vmColumns+` FROM fleet_vms v `+pageWhere+inv.orderBy(f)+` LIMIT ? OFFSET ?`,
+		append(pageArgs, f.Size+1, (f.Page-1)*f.Size)...)
 	if err != nil {
 		return nil, fmt.Errorf("list vms: %w", err)
 	}
@@ -390,7 +402,7 @@ func (inv *Inventory) List(ctx context.Context, caller license.Caller, f Invento
 
 // Row returns one VM viewer may see (gone ones included).
 func (inv *Inventory) Row(ctx context.Context, caller license.Caller, id string) (*InventoryRow, error) {
-	where, args, err := inv.where(caller, InventoryFilter{IncludeGone: true})
+	where, args, err := inv.where(caller, InventoryFilter{IncludeGone: true}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -411,7 +423,7 @@ func (inv *Inventory) Visible(ctx context.Context, caller license.Caller, ids []
 	if len(ids) > 1000 {
 		return nil, &FilterError{"vm", "Choose at most 1,000 VMs at a time."}
 	}
-	where, args, err := inv.where(caller, InventoryFilter{IncludeGone: true})
+	where, args, err := inv.where(caller, InventoryFilter{IncludeGone: true}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +461,7 @@ func (inv *Inventory) Visible(ctx context.Context, caller license.Caller, ids []
 // reading them as one streamed result: memory stays flat however many
 // rows there are (the CSV export).
 func (inv *Inventory) Each(ctx context.Context, caller license.Caller, f InventoryFilter, fn func(*InventoryRow) error) error {
-	where, args, err := inv.where(caller, f)
+	where, args, err := inv.where(caller, f, true)
 	if err != nil {
 		return err
 	}
@@ -473,16 +485,4 @@ func (inv *Inventory) Each(ctx context.Context, caller license.Caller, f Invento
 // escapeLike escapes LIKE wildcards with a backslash.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-// asciiLower lower-cases ASCII letters only, as SQLite's LOWER does, so
-// both engines match the same rows.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 32
-		}
-	}
-	return string(b)
 }
