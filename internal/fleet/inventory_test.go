@@ -584,3 +584,56 @@ func TestInventoryNotes(t *testing.T) {
 		}
 	}
 }
+
+// TestInventoryCountCap: past fleet.CountCap the total says "more than",
+// and the pages still reach every VM.
+func TestInventoryCountCap(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		fx := newInvFixture(t, db, 260, 4)
+		want := fx.expect(fleet.InventoryFilter{}, nil)
+		if len(want) <= fleet.CountCap {
+			t.Fatalf("fixture has %d present VMs, not more than %d", len(want), fleet.CountCap)
+		}
+		p, err := fx.inv.List(context.Background(), fx.admin, fleet.InventoryFilter{Size: 40})
+		if err != nil || !p.Capped || p.Total != fleet.CountCap || !p.More {
+			t.Fatalf("page 1: %+v %v", p, err)
+		}
+		rows, _ := fx.all(t, fx.admin, fleet.InventoryFilter{Size: 40, Sort: "mac_serial"})
+		if !slices.Equal(names(rows), want) {
+			t.Fatalf("pages reach %d VMs, want %d", len(rows), len(want))
+		}
+		f, _ := fleet.ParseFilter(url.Values{"f_state": {"running"}, "f_cpu": {"intel"}}, 40)
+		if p, _ := fx.inv.List(context.Background(), fx.admin, f); p.Capped || p.Total != len(fx.expect(f, nil)) {
+			t.Fatalf("filtered total %d (capped %v), want %d", p.Total, p.Capped, len(fx.expect(f, nil)))
+		}
+	})
+}
+
+// FuzzParseFilter: any query string parses to a usable filter or a
+// FilterError with a message, and a parsed filter survives Values.
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{"", "sort=name&dir=asc", "f_state=running&size=10&page=3", "f_last_used=2026-01-02&gone=1", "q=%25_&f_os=Win", "sort=x", "page=-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		got, err := fleet.ParseFilter(q, 40)
+		if err != nil {
+			var fe *fleet.FilterError
+			if !errors.As(err, &fe) || fe.Message == "" {
+				t.Fatalf("%q: %v", raw, err)
+			}
+			return
+		}
+		if _, ok := fleet.ColumnByKey(got.Sort); !ok || !slices.Contains(fleet.PageSizes, got.Size) || got.Page < 1 {
+			t.Fatalf("%q parsed to %+v", raw, got)
+		}
+		back, err := fleet.ParseFilter(got.Values(), 40)
+		if err != nil || back.Sort != got.Sort || back.Desc != got.Desc || back.Query != got.Query || len(back.By) != len(got.By) {
+			t.Fatalf("%q: %+v does not survive Values: %+v %v", raw, got, back, err)
+		}
+	})
+}
