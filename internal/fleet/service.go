@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"gatehouse/internal/license"
@@ -51,7 +52,8 @@ type Service struct {
 	// Now is the clock (tests move it); nil means time.Now.
 	Now func() time.Time
 
-	seen *lastSeen
+	seen     *lastSeen
+	prepared atomic.Bool
 }
 
 // New returns a service with cfg (zero fields take DefaultConfig's).
