@@ -50,9 +50,11 @@ var Columns = []Column{
 	{Key: "computer", Label: "Computer name", expr: "v.computer_name", Kind: KindText, Default: true},
 	{Key: "vm_id", Label: "VM ID", expr: "v.vm_uuid", Kind: KindText},
 	{Key: "state", Label: "VM state", expr: "v.state", Kind: KindEnum, Default: true, Options: []Option{
-		{"running", "Running"}, {"stopped", "Stopped"}, {"suspended", "Suspended"}, {"unknown", "Unknown"}}},
+		{StateRunning, StateLabel(StateRunning)}, {StateStopped, StateLabel(StateStopped)}, {StateSuspended, StateLabel(StateSuspended)},
+		{StateUnknown, StateLabel(StateUnknown)}}},
 	{Key: "status", Label: "VM status", expr: "v.status", Kind: KindEnum, Options: []Option{
-		{"active", "Active"}, {"deactivated", "Desktop deactivated"}, {"delete_failed", "Failed to delete"}}},
+		{StatusActive, StatusLabel(StatusActive, "")}, {"deactivated", StatusLabel(StatusActive, "deactivated")},
+		{StatusDeleteFailed, StatusLabel(StatusDeleteFailed, "")}}},
 	{Key: "os", Label: "Guest OS", expr: "v.guest_os", Kind: KindText, Default: true},
 	{Key: "edition", Label: "OS edition", expr: "v.os_edition", Kind: KindText},
 	{Key: "build", Label: "OS build", expr: "v.os_build", Kind: KindText},
@@ -60,18 +62,20 @@ var Columns = []Column{
 	{Key: "source", Label: "VM source", expr: "v.source", Kind: KindEnum, Options: []Option{
 		{"golden_image", "Golden image"}, {"other", "Other"}}},
 	{Key: "encryption", Label: "VM encryption", expr: "v.encryption", Kind: KindEnum, Options: []Option{
-		{"none", "Not encrypted"}, {"custom_password", "Custom password"}, {"license_bound", "License-bound"}}},
+		{EncryptionNone, EncryptionLabel(EncryptionNone)}, {EncryptionCustomPassword, EncryptionLabel(EncryptionCustomPassword)},
+		{EncryptionLicenseBound, EncryptionLabel(EncryptionLicenseBound)}}},
 	{Key: "command", Label: "Last command", expr: "v.last_command_state", Kind: KindEnum, Default: true, Options: []Option{
 		{"none", "None"}, {"pending", "Pending"}, {"failed", "Failed"}, {"done", "Done"}, {"cancelled", "Cancelled"}}},
 	{Key: "last_used", Label: "Last used (UTC)", expr: "v.last_used_at", Kind: KindTime},
 	{Key: "last_reported", Label: "Last reported (UTC)", expr: "v.last_seen_at", Kind: KindTime, Default: true},
 	{Key: "desktop_version", Label: "Desktop version", expr: "v.desktop_version", Kind: KindText},
 	{Key: "desktop_state", Label: "Desktop state", expr: "v.desktop_state", Kind: KindEnum, Options: []Option{
-		{"activated_sso", "Activated (SSO)"}, {"activated_key", "Activated (License key)"}, {"deactivated", "Deactivated"}}},
+		{DesktopActivatedSSO, DesktopStateLabel(DesktopActivatedSSO)}, {DesktopActivatedKey, DesktopStateLabel(DesktopActivatedKey)},
+		{DesktopDeactivated, DesktopStateLabel(DesktopDeactivated)}}},
 	{Key: "tools", Label: "Guest tools version", expr: "v.tools_version", Kind: KindText},
 	{Key: "mac_serial", Label: "Mac serial number", expr: "v.mac_serial", Kind: KindText},
 	{Key: "cpu", Label: "CPU", expr: "v.cpu", Kind: KindEnum, Options: []Option{
-		{"apple_silicon", "Apple silicon"}, {"intel", "Intel"}}},
+		{CPUAppleSilicon, CPULabel(CPUAppleSilicon)}, {CPUIntel, CPULabel(CPUIntel)}}},
 }
 
 // ColumnByKey finds a column.
