@@ -25,6 +25,7 @@ import (
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/license"
 	"gatehouse/internal/mail"
+	"gatehouse/internal/portal"
 	"gatehouse/internal/scim"
 	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
@@ -58,6 +59,7 @@ type App struct {
 	Background []func(ctx context.Context)
 	// Updates serves releases, feeds, mirrors and deployment files.
 	Updates  *updates.Service
+	Portal   *portal.Service
 	Jobs     *jobs.Runner
 	Registry *prometheus.Registry
 	handler  http.Handler

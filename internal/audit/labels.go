@@ -33,6 +33,21 @@ var labels = map[string]string{
 	"update.mirror_failed":         "Release mirror failed",
 	"update.mirror_removed":        "Release mirror removed",
 	"update.settings_changed":      "Update settings changed",
+
+	// Management Portal.
+	"portal.image_created":     "Golden image created",
+	"portal.image_updated":     "Golden image changed",
+	"portal.image_deleted":     "Golden image deleted",
+	"portal.policy_created":    "Policy created",
+	"portal.policy_updated":    "Policy changed",
+	"portal.policy_deleted":    "Policy deleted",
+	"portal.policy_unassigned": "Policy unassigned (trial suspended)",
+	"portal.profile_created":   "Configuration profile created",
+	"portal.profile_updated":   "Configuration profile changed",
+	"portal.profile_deleted":   "Configuration profile deleted",
+	"portal.profile_applied":   "Configuration profile applied to a key",
+	"portal.settings_purged":   "Enterprise settings purged after retention",
+
 	"member.invited":               "Member invited",
 	"member.invitation_revoked":    "Member invitation revoked",
 	"member.joined":                "Member joined",

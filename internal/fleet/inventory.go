@@ -238,7 +238,7 @@ const vmColumns = `v.id, v.account_id, v.installation_id, v.key_id, v.vm_uuid, v
 	v.first_seen_at, v.last_report_at, v.last_seen_at, v.gone_at,
 	CASE WHEN EXISTS (SELECT 1 FROM license_activations a WHERE a.id = v.installation_id AND a.status = 'deactivated') THEN 1 ELSE 0 END`
 
-func scanVM(sc scanner) (InventoryRow, error) {
+func scanVM(sc store.Scanner) (InventoryRow, error) {
 	var m InventoryRow
 	var deactivated int
 	err := sc.Scan(&m.ID, &m.AccountID, &m.InstallationID, &m.KeyID, &m.VMReport.ID, &m.Name, &m.State, &m.Status, &m.GuestOS, &m.OSEdition, &m.OSBuild,
@@ -382,20 +382,9 @@ func (inv *Inventory) List(ctx context.Context, caller license.Caller, f Invento
 	if p.Total > CountCap {
 		p.Total, p.Capped = CountCap, true
 	}
-	rows, err := inv.DB.Query(ctx, `SELECT `+vmColumns+` FROM fleet_vms v `+pageWhere+inv.orderBy(f)+` LIMIT ? OFFSET ?`,
+	p.VMs, err = store.QueryAll(ctx, inv.DB, scanVM, `SELECT `+vmColumns+` FROM fleet_vms v `+pageWhere+inv.orderBy(f)+` LIMIT ? OFFSET ?`,
 		append(pageArgs, f.Size+1, (f.Page-1)*f.Size)...)
 	if err != nil {
-		return nil, fmt.Errorf("list vms: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		m, err := scanVM(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list vms: %w", err)
-		}
-		p.VMs = append(p.VMs, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list vms: %w", err)
 	}
 	if len(p.VMs) > f.Size {
@@ -434,21 +423,13 @@ func (inv *Inventory) Visible(ctx context.Context, caller license.Caller, ids []
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err := inv.DB.Query(ctx, `SELECT `+vmColumns+` FROM fleet_vms v `+where+` AND v.id IN (`+store.Placeholders(len(ids))+`)`, args...)
+	found, err := store.QueryAll(ctx, inv.DB, scanVM, `SELECT `+vmColumns+` FROM fleet_vms v `+where+` AND v.id IN (`+store.Placeholders(len(ids))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("visible vms: %w", err)
 	}
-	defer rows.Close()
 	byID := map[string]InventoryRow{}
-	for rows.Next() {
-		m, err := scanVM(rows)
-		if err != nil {
-			return nil, fmt.Errorf("visible vms: %w", err)
-		}
+	for _, m := range found {
 		byID[m.ID] = m
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	var out []InventoryRow
 	seen := map[string]bool{}

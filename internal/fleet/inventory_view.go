@@ -1,14 +1,13 @@
 package fleet
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
-	"gatehouse/internal/account"
+	"gatehouse/internal/csvexport"
 	"gatehouse/internal/store"
 )
 
@@ -145,47 +144,37 @@ func desktopMajor(v string) (int, bool) {
 }
 
 // CSVWriter writes inventory rows as CSV, one line per VM with every
-// column and the notes.
+// column, when it went, and the notes. Rows go out through csvexport's
+// buffered writer as they come, so an export of any size uses the same
+// memory.
 type CSVWriter struct {
-	w   *csv.Writer
+	w   *csvexport.Writer
 	now time.Time
-	n   int
 }
 
 // NewCSVWriter writes the header line.
 func NewCSVWriter(w io.Writer, now time.Time) (*CSVWriter, error) {
-	cw := &CSVWriter{w: csv.NewWriter(w), now: now}
 	head := make([]string, 0, len(Columns)+2)
 	for _, c := range Columns {
 		head = append(head, c.Label)
 	}
 	head = append(head, "Gone (UTC)", "Notes")
-	return cw, cw.w.Write(head)
+	cw, err := csvexport.New(w, head...)
+	if err != nil {
+		return nil, err
+	}
+	return &CSVWriter{w: cw, now: now}, nil
 }
 
-// Write writes one VM; the buffer is flushed every few hundred rows so
-// the response streams.
+// Write writes one VM (VM and computer names come from users' Macs:
+// csvexport keeps every cell from running as a spreadsheet formula).
 func (cw *CSVWriter) Write(m *InventoryRow) error {
 	rec := make([]string, 0, len(Columns)+2)
 	for _, c := range Columns {
 		rec = append(rec, m.Cell(c.Key))
 	}
-	rec = append(rec, utc(m.GoneAt), strings.Join(m.Notes(cw.now), " "))
-	// VM and computer names come from users' Macs: no cell may run as a
-	// spreadsheet formula.
-	if err := cw.w.Write(account.SafeCSV(rec...)); err != nil {
-		return err
-	}
-	cw.n++
-	if cw.n%500 == 0 {
-		cw.w.Flush()
-		return cw.w.Error()
-	}
-	return nil
+	return cw.w.Row(append(rec, utc(m.GoneAt), strings.Join(m.Notes(cw.now), " "))...)
 }
 
 // Close flushes what is left.
-func (cw *CSVWriter) Close() error {
-	cw.w.Flush()
-	return cw.w.Error()
-}
+func (cw *CSVWriter) Close() error { return cw.w.Close() }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/csvexport"
 	"gatehouse/internal/fleet"
 	"gatehouse/internal/license"
 	"gatehouse/internal/store"
@@ -252,7 +253,7 @@ func (h *inventoryHandlers) csv(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, http.StatusBadRequest, "Unusable filter", msg)
 		return
 	}
-	sendCSV(w, "virtual-machines")
+	csvexport.Send(w, "virtual-machines")
 	cw, err := fleet.NewCSVWriter(w, nowOr(h.inv.Now))
 	if err == nil {
 		err = h.inv.Each(r.Context(), callerFrom(r), f, cw.Write)
