@@ -36,7 +36,7 @@ func InventoryRoutes(s *Server, inv *fleet.Inventory, cmds *fleet.Service, lic *
 	f := func(fn http.HandlerFunc) http.Handler { return fn }
 	const la = account.RoleLicenseAdmin
 	return []Route{
-		{Method: "GET", Path: "/accounts/{account}/vms", Access: Member, Role: la, Handler: f(h.list), Nav: "Virtual Machines", NavOrder: 40},
+		{Method: "GET", Path: "/accounts/{account}/vms", Access: Member, Role: la, Handler: f(h.list), Nav: "Virtual Machines", NavOrder: 73},
 		{Method: "GET", Path: "/accounts/{account}/vms.csv", Access: Member, Role: la, Handler: f(h.csv)},
 		{Method: "POST", Path: "/accounts/{account}/vms/columns", Access: Member, Role: la, Handler: f(h.saveColumns)},
 		{Method: "POST", Path: "/accounts/{account}/vms/commands", Access: Member, Role: la, Handler: f(h.commands)},
