@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,21 +37,28 @@ func BenchmarkFleetCheckIns(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	// Baseline: a bare handler that reads the body and answers the size of
-	// an "unchanged" answer, hit with the body of an unchanged check-in.
+	// Baseline: a bare handler that reads the body and answers like an
+	// "unchanged" check-in, driven by the same load generator code (the
+	// same simulated hosts' client-side work, request bodies and answer
+	// handling) as the real server.
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"unchanged","report":"not_sent","report_hash":"0123456789abcdef0123456789abcdef","answer_hash":"0123456789abcdef0123456789abcdef","commands":[],"next_checkin_after":86400,"next_checkin_at":"2026-01-01T00:00:00Z"}`+"\n")
+		_, _ = io.WriteString(w, `{"status":"unchanged","report":"duplicate","report_hash":"0123456789abcdef0123456789abcdef","answer_hash":"0123456789abcdef0123456789abcdef","commands":[],"next_checkin_after":86400,"next_checkin_at":"2026-01-01T00:00:00Z"}`+"\n")
 	}))
 	defer bare.Close()
-	bc := &agent.Client{BaseURL: bare.URL, HTTP: agent.LoadHTTPClient(conc)}
-	known := &agent.Known{AnswerHash: strings.Repeat("a", 32), ReportHash: strings.Repeat("b", 32)}
-	bareOp := func(ctx context.Context, i int) error {
-		_, err := bc.CheckIn(ctx, "benchmark-credential-0123456789abcdef0123456789", &agent.CheckInRequest{Seq: int64(i + 1), Trigger: "daily", Known: known})
-		return err
+	bareHosts := make([]*agent.State, hosts)
+	for i := range bareHosts {
+		st := &agent.State{Device: agent.NewDevice(), Mac: agent.NewMac(), Status: "active", Credential: "benchmark-credential-0123456789abcdef0123456789"}
+		for v := 0; v < 5; v++ {
+			st.Mac.VMs = append(st.Mac.VMs, agent.NewVM(fmt.Sprintf("VM %d", v+1), ""))
+		}
+		bareHosts[i] = st
 	}
-	agent.Run(ctx, agent.LoadOptions{N: 500, Concurrency: conc}, bareOp)
+	bareFleet := agent.NewFleet(&agent.Client{BaseURL: bare.URL, HTTP: agent.LoadHTTPClient(conc)}, bareHosts)
+	// Each host's first check-in sends its report; from then on, the
+	// "nothing new" body.
+	bareFleet.Run(ctx, agent.FleetLoadOptions{N: 4 * hosts, Concurrency: conc})
 
 	type engine struct {
 		name       string
@@ -70,8 +78,16 @@ func BenchmarkFleetCheckIns(b *testing.B) {
 		db := e.open(b)
 		svc := license.New(db, license.Config{PublicURL: "https://gatehouse.test"})
 		fs := fleet.New(db, fleet.DefaultConfig())
-		go fs.RunFlusher(ctx)
-		h := New(svc, Config{})
+		// Server faults are logged, so that an "internal" outcome can be
+		// looked into.
+		errLog := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		fs.Log = errLog
+		flusherDone := make(chan struct{})
+		go func() { fs.RunFlusher(ctx); close(flusherDone) }()
+		// Stop the flusher (its last flush included) before the database
+		// closes.
+		b.Cleanup(func() { cancel(); <-flusherDone })
+		h := New(svc, Config{Log: errLog})
 		h.MountFleet(fs)
 		srv := httptest.NewServer(h)
 		defer srv.Close()
@@ -86,12 +102,16 @@ func BenchmarkFleetCheckIns(b *testing.B) {
 		// Warm-up.
 		f.Run(ctx, agent.FleetLoadOptions{N: 500, Concurrency: conc})
 	}
-	var bareRuns []*agent.LoadResult
+	var bareRuns []*agent.FleetResult
 	var bareCPU time.Duration
 	for r := 0; r < rounds; r++ {
 		cpu0 := cpuTime()
-		bareRuns = append(bareRuns, agent.Run(ctx, agent.LoadOptions{N: n / rounds, Concurrency: conc}, bareOp))
+		br := bareFleet.Run(ctx, agent.FleetLoadOptions{N: n / rounds, Concurrency: conc})
 		bareCPU += cpuTime() - cpu0
+		if br.Outcomes["unchanged"] != br.Requests {
+			b.Fatalf("bare: %s", br.Summary())
+		}
+		bareRuns = append(bareRuns, br)
 		for _, e := range engines {
 			cpu0 := cpuTime()
 			u := e.fleet.Run(ctx, agent.FleetLoadOptions{N: n / rounds, Concurrency: conc})
@@ -111,11 +131,6 @@ func BenchmarkFleetCheckIns(b *testing.B) {
 			e.fleet.Run(ctx, agent.FleetLoadOptions{N: hosts, Concurrency: conc})
 		}
 	}
-	bareRate := medianRate(bareRuns)
-	bareCPUReq := float64(bareCPU.Microseconds()) / float64(rounds*(n/rounds))
-	fmt.Printf("\nFleet check-ins on this machine (%d hosts × 5 VMs per engine, %d unchanged and %d changed check-ins in %d rounds alternating with the baseline, concurrency %d, loopback HTTP, client in-process):\n",
-		hosts, n, n/2, rounds, conc)
-	fmt.Printf("  %-30s %9s %9s %9s %9s %8s  %12s %13s\n", "workload", "req/s", "p50", "p95", "p99", "vs bare", "CPU µs/req*", "vs bare (CPU)")
 	med := func(runs []*agent.FleetResult) *agent.FleetResult {
 		s := append([]*agent.FleetResult(nil), runs...)
 		for i := range s {
@@ -127,11 +142,16 @@ func BenchmarkFleetCheckIns(b *testing.B) {
 		}
 		return s[len(s)/2]
 	}
+	bareRate := med(bareRuns).PerSecond()
+	bareCPUReq := float64(bareCPU.Microseconds()) / float64(rounds*(n/rounds))
+	fmt.Printf("\nFleet check-ins on this machine (%d hosts × 5 VMs per engine, %d unchanged and %d changed check-ins in %d rounds alternating with the baseline, concurrency %d, loopback HTTP, client in-process):\n",
+		hosts, n, n/2, rounds, conc)
+	fmt.Printf("  %-30s %9s %9s %9s %9s %8s  %12s %13s\n", "workload", "req/s", "p50", "p95", "p99", "vs bare", "CPU µs/req*", "vs bare (CPU)")
 	line := func(name string, rate float64, p50, p95, p99 time.Duration, cpuReq float64) {
 		fmt.Printf("  %-30s %9.0f %9s %9s %9s %7.1f%%  %12.0f %12.1f%%\n", name, rate, round(p50), round(p95), round(p99), 100*rate/bareRate, cpuReq, 100*bareCPUReq/cpuReq)
 		b.ReportMetric(rate, metricName(name))
 	}
-	bm := median(bareRuns)
+	bm := med(bareRuns)
 	line("bare net/http handler", bareRate, bm.Percentile(50), bm.Percentile(95), bm.Percentile(99), bareCPUReq)
 	for _, e := range engines {
 		u, c := med(e.unchanged), med(e.changed)

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -97,6 +98,25 @@ func (s *Service) readHot(ctx context.Context, credential string) (*hot, error) 
 // state) or *Error (bad input, sequence reuse, unknown command); nothing is
 // written when it fails.
 func (s *Service) CheckIn(ctx context.Context, credential string, in CheckIn) (*Answer, error) {
+	ans, err := s.checkIn(ctx, credential, in)
+	switch {
+	case err == nil:
+		s.countAnswer(ans)
+	case isRefusal(err):
+		s.stats.checkIns[outRefused].Add(1)
+	default:
+		s.stats.checkIns[outError].Add(1)
+	}
+	return ans, err
+}
+
+func isRefusal(err error) bool {
+	var de *license.DeviceError
+	_, ok := IsError(err)
+	return ok || errors.As(err, &de)
+}
+
+func (s *Service) checkIn(ctx context.Context, credential string, in CheckIn) (*Answer, error) {
 	if err := s.validate(&in); err != nil {
 		return nil, err
 	}
@@ -166,7 +186,10 @@ const (
 	qUpdateVM = `UPDATE fleet_vms SET name = ?, state = ?, guest_os = ?, os_edition = ?, os_build = ?, vm_serial = ?,
 		source = ?, golden_image_id = ?, encryption = ?, tools_version = ?, last_used_at = ?, content_hash = ?, last_report_at = ?,
 		last_seen_at = ?, gone_at = NULL WHERE id = ?`
-	qVMGone = `UPDATE fleet_vms SET gone_at = ? WHERE id = ?`
+	// A gone VM keeps when it was last reported: its installation's last
+	// check-in before this one.
+	qVMGone = `UPDATE fleet_vms SET gone_at = ?, last_seen_at = COALESCE((SELECT s.last_seen_at FROM fleet_seen s
+		WHERE s.installation_id = fleet_vms.installation_id), last_seen_at) WHERE id = ?`
 )
 
 var hotStatements = []string{qLockHost, qHostReport, qHostAnswer, qHostColumns, qStoredVMs, qInsertVM, qUpdateVM, qVMGone}
@@ -211,8 +234,13 @@ func (s *Service) checkInTx(ctx context.Context, tx *store.Tx, h *hot, in *Check
 			// any command of it.
 			return nil, errf(http.StatusBadRequest, CodeUnknownCommand, "Command %q is not one of this installation's commands.", in.Results[0].ID)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO fleet_hosts (installation_id, account_id, key_id, first_seen_at, last_report_at, last_seen_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (installation_id) DO NOTHING`, h.id, h.accountID, h.keyID, at, at, at); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO fleet_hosts (installation_id, account_id, key_id, first_seen_at, last_report_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (installation_id) DO NOTHING`, h.id, h.accountID, h.keyID, at, at); err != nil {
+			return nil, fmt.Errorf("check-in: add installation: %w", err)
+		}
+		// Seen from its first report on (later times come in batches).
+		if _, err := tx.Exec(ctx, `INSERT INTO fleet_seen (installation_id, account_id, last_seen_at) VALUES (?, ?, ?)
+			ON CONFLICT (installation_id) DO NOTHING`, h.id, h.accountID, at); err != nil {
 			return nil, fmt.Errorf("check-in: add installation: %w", err)
 		}
 		if st, err = s.lockHost(ctx, tx, h.id, in.Trigger); err != nil || st == nil {
@@ -324,7 +352,8 @@ func (s *Service) applyResult(ctx context.Context, tx *store.Tx, h *hot, st *hos
 	}
 	switch {
 	case kind == CommandDelete && r.Result == CommandDone:
-		_, err = tx.Exec(ctx, `UPDATE fleet_vms SET gone_at = ?, status = 'active' WHERE id = ? AND gone_at IS NULL`, at, vmID)
+		_, err = tx.Exec(ctx, `UPDATE fleet_vms SET gone_at = ?, status = 'active', last_seen_at = COALESCE((SELECT s.last_seen_at
+			FROM fleet_seen s WHERE s.installation_id = fleet_vms.installation_id), last_seen_at) WHERE id = ? AND gone_at IS NULL`, at, vmID)
 	case kind == CommandDelete:
 		_, err = tx.Exec(ctx, `UPDATE fleet_vms SET status = 'delete_failed' WHERE id = ?`, vmID)
 	}

@@ -54,6 +54,7 @@ type Service struct {
 
 	seen     *lastSeen
 	prepared atomic.Bool
+	stats    counters
 }
 
 // New returns a service with cfg (zero fields take DefaultConfig's).
@@ -117,16 +118,17 @@ func errf(status int, code, format string, args ...any) *Error {
 
 // Refusal codes.
 const (
-	CodeInvalidReport   = "invalid_report"
-	CodeTooManyVMs      = "too_many_vms"
-	CodeDuplicateVM     = "duplicate_vm_id"
-	CodeUnknownCommand  = "unknown_command"
-	CodeSequenceReused  = "sequence_reused"
-	CodeReportRequired  = "report_required"
-	CodeNotFound        = "not_found"
-	CodeCommandNotOpen  = "command_not_pending"
-	CodeVMGone          = "vm_gone"
-	CodeNothingSelected = "nothing_selected"
+	CodeInvalidReport      = "invalid_report"
+	CodeTooManyVMs         = "too_many_vms"
+	CodeDuplicateVM        = "duplicate_vm_id"
+	CodeUnknownCommand     = "unknown_command"
+	CodeSequenceReused     = "sequence_reused"
+	CodeReportRequired     = "report_required"
+	CodeNotFound           = "not_found"
+	CodeCommandNotOpen     = "command_not_pending"
+	CodeVMGone             = "vm_gone"
+	CodeNothingSelected    = "nothing_selected"
+	CodeDesktopDeactivated = "desktop_deactivated"
 )
 
 // ErrForbidden is returned when the caller's role may not see the fleet.
