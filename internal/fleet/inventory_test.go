@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/fleet"
+	"gatehouse/internal/fleet/fleettest"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 	"gatehouse/internal/store"
@@ -21,14 +22,14 @@ import (
 
 var invActor = audit.Actor{Type: audit.ActorPerson, ID: "test", Label: "test@example.com"}
 
-// invFixture is an Enterprise account whose generated fleet (fleet.SeedSpec)
+// invFixture is an Enterprise account whose generated fleet (fleettest.SeedSpec)
 // the inventory must answer about exactly: model holds what was generated,
 // by VM name (unique).
 type invFixture struct {
 	db      *store.DB
 	inv     *fleet.Inventory
 	admin   license.Caller
-	spec    fleet.SeedSpec
+	spec    fleettest.SeedSpec
 	sub     string // the sublicense key
 	model   map[string]modelVM
 	lic     *license.Service
@@ -36,8 +37,8 @@ type invFixture struct {
 }
 
 type modelVM struct {
-	fleet.SeedHost
-	fleet.SeedVM
+	fleettest.SeedHost
+	fleettest.SeedVM
 }
 
 func newPerson(t *testing.T, db *store.DB) string {
@@ -96,9 +97,9 @@ func newInvFixture(t *testing.T, db *store.DB, hosts, vmsPerHost int) *invFixtur
 	admin, subscription, primary, sub := newEnterprise(t, db, lic)
 	f := &invFixture{db: db, inv: &fleet.Inventory{DB: db, Now: func() time.Time { return now }}, admin: admin, sub: sub, lic: lic,
 		account: admin.AccountID, model: map[string]modelVM{},
-		spec: fleet.SeedSpec{AccountID: admin.AccountID, SubscriptionID: subscription, KeyIDs: []string{primary, sub}, Hosts: hosts,
+		spec: fleettest.SeedSpec{AccountID: admin.AccountID, SubscriptionID: subscription, KeyIDs: []string{primary, sub}, Hosts: hosts,
 			VMsPerHost: vmsPerHost, Now: now, Seed: 7}}
-	if err := fleet.SeedInventory(context.Background(), db, f.spec); err != nil {
+	if err := fleettest.SeedInventory(context.Background(), db, f.spec); err != nil {
 		t.Fatal(err)
 	}
 	for h := 0; h < hosts; h++ {
@@ -188,9 +189,9 @@ func rowValue(r fleet.InventoryRow, key string) string {
 	case "last_reported":
 		return ts(r.LastSeenAt)
 	}
-	m := modelVM{fleet.SeedHost{MacOSUser: r.MacOSUser, ComputerName: r.ComputerName, MacSerial: r.MacSerial, CPU: r.CPU,
+	m := modelVM{fleettest.SeedHost{MacOSUser: r.MacOSUser, ComputerName: r.ComputerName, MacSerial: r.MacSerial, CPU: r.CPU,
 		DesktopVersion: r.DesktopVersion, DesktopState: r.DesktopState},
-		fleet.SeedVM{Name: r.Name, State: r.State, Status: r.Status, GuestOS: r.GuestOS, OSEdition: r.OSEdition, OSBuild: r.OSBuild,
+		fleettest.SeedVM{Name: r.Name, State: r.State, Status: r.Status, GuestOS: r.GuestOS, OSEdition: r.OSEdition, OSBuild: r.OSBuild,
 			Serial: r.Serial, Source: r.Source, Encryption: r.Encryption, ToolsVersion: r.ToolsVersion}}
 	return m.value(key)
 }

@@ -21,6 +21,7 @@ import (
 
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/fleet"
+	"gatehouse/internal/fleet/fleettest"
 	"gatehouse/internal/license"
 	"gatehouse/internal/testenv"
 )
@@ -28,7 +29,7 @@ import (
 // TestInventoryBenchmark measures the Virtual Machines inventory of the
 // built binary (`gatehouse serve`, shipped defaults, over HTTP) holding
 // GATEHOUSE_BENCH_VMS VMs (default 1,000,000) across a fifth as many
-// computers, seeded by fleet.SeedInventory, on SQLite and PostgreSQL:
+// computers, seeded by fleettest.SeedInventory, on SQLite and PostgreSQL:
 //
 //   - a page of 40 for every column, sorted both ways, with no filter and
 //     with each common filter (state, guest OS, Desktop version, not
@@ -74,7 +75,7 @@ func inventoryBench(t *testing.T, bin, dbURL, engine string, total int) {
 		t.Fatal(err)
 	}
 	const perHost = 5
-	sp := fleet.SeedSpec{AccountID: acct, SubscriptionID: sub, KeyIDs: []string{primary}, Hosts: total / perHost, VMsPerHost: perHost,
+	sp := fleettest.SeedSpec{AccountID: acct, SubscriptionID: sub, KeyIDs: []string{primary}, Hosts: total / perHost, VMsPerHost: perHost,
 		Now: time.Now().UTC(), Seed: 1, BulkLoad: true}
 	start := time.Now()
 	next := 100_000
@@ -84,7 +85,7 @@ func inventoryBench(t *testing.T, bin, dbURL, engine string, total int) {
 			next += 100_000
 		}
 	}
-	if err := fleet.SeedInventory(ctx, node.App.DB, sp); err != nil {
+	if err := fleettest.SeedInventory(ctx, node.App.DB, sp); err != nil {
 		t.Fatal(err)
 	}
 	seeded := time.Since(start)

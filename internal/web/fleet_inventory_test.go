@@ -13,14 +13,15 @@ import (
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/fleet"
+	"gatehouse/internal/fleet/fleettest"
 	"gatehouse/internal/license"
 	"gatehouse/internal/store"
 	"gatehouse/internal/testenv"
 )
 
 // seedFleet writes a generated fleet into acct, spread over the keys of
-// subscription, and returns the spec (see fleet.SeedSpec).
-func seedFleet(t *testing.T, node *apptest.Node, acct, subscription string, hosts, vmsPerHost int) fleet.SeedSpec {
+// subscription, and returns the spec (see fleettest.SeedSpec).
+func seedFleet(t *testing.T, node *apptest.Node, acct, subscription string, hosts, vmsPerHost int) fleettest.SeedSpec {
 	t.Helper()
 	ctx := context.Background()
 	rows, err := node.App.DB.Query(ctx, `SELECT id FROM license_keys WHERE subscription_id = ? ORDER BY kind DESC, id`, subscription)
@@ -36,8 +37,8 @@ func seedFleet(t *testing.T, node *apptest.Node, acct, subscription string, host
 		keys = append(keys, id)
 	}
 	rows.Close()
-	sp := fleet.SeedSpec{AccountID: acct, SubscriptionID: subscription, KeyIDs: keys, Hosts: hosts, VMsPerHost: vmsPerHost, Now: time.Now().UTC(), Seed: 11}
-	if err := fleet.SeedInventory(ctx, node.App.DB, sp); err != nil {
+	sp := fleettest.SeedSpec{AccountID: acct, SubscriptionID: subscription, KeyIDs: keys, Hosts: hosts, VMsPerHost: vmsPerHost, Now: time.Now().UTC(), Seed: 11}
+	if err := fleettest.SeedInventory(ctx, node.App.DB, sp); err != nil {
 		t.Fatal(err)
 	}
 	return sp
@@ -55,7 +56,7 @@ func vmByName(t *testing.T, db *store.DB, acct, name string) string {
 
 // presentVM returns a present (not gone) VM of host h of sp that is not
 // from a golden image unless golden.
-func presentVM(sp fleet.SeedSpec, golden bool) (int, int) {
+func presentVM(sp fleettest.SeedSpec, golden bool) (int, int) {
 	for h := 0; h < sp.Hosts; h++ {
 		if sp.Host(h).Deactivated {
 			continue

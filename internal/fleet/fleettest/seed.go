@@ -1,4 +1,7 @@
-package fleet
+// Package fleettest generates fleets for the inventory's tests and
+// benchmark: activations, hosts and VMs written straight into the tables,
+// as if every installation had activated and checked in once.
+package fleettest
 
 import (
 	"context"
@@ -7,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/fleet"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -65,17 +69,17 @@ func (sp SeedSpec) Host(h int) SeedHost {
 	user := seedUsers[r.IntN(len(seedUsers))]
 	x := SeedHost{KeyID: sp.KeyIDs[h%len(sp.KeyIDs)], MacOSUser: fmt.Sprintf("%s%d", user, h%97),
 		ComputerName: fmt.Sprintf("%s’s %s %d", strings.ToUpper(user[:1])+user[1:], seedModels[r.IntN(len(seedModels))], h),
-		MacSerial:    fmt.Sprintf("C02%07X", r.Uint32()&0xFFFFFFF), CPU: CPUAppleSilicon,
-		DesktopVersion: seedVersions[r.IntN(len(seedVersions))], DesktopState: DesktopActivatedKey,
+		MacSerial:    fmt.Sprintf("C02%07X", r.Uint32()&0xFFFFFFF), CPU: fleet.CPUAppleSilicon,
+		DesktopVersion: seedVersions[r.IntN(len(seedVersions))], DesktopState: fleet.DesktopActivatedKey,
 		LastSeenAt: sp.Now.Add(-time.Duration(r.IntN(10*24*60)) * time.Minute).Truncate(time.Millisecond)}
 	if r.IntN(10) < 3 {
-		x.CPU = CPUIntel
+		x.CPU = fleet.CPUIntel
 	}
 	switch n := r.IntN(100); {
 	case n < 35:
-		x.DesktopState = DesktopActivatedSSO
+		x.DesktopState = fleet.DesktopActivatedSSO
 	case n < 38:
-		x.DesktopState, x.Deactivated = DesktopDeactivated, true
+		x.DesktopState, x.Deactivated = fleet.DesktopDeactivated, true
 	}
 	return x
 }
@@ -84,19 +88,19 @@ func (sp SeedSpec) Host(h int) SeedHost {
 func (sp SeedSpec) VM(h, v int) SeedVM {
 	r := rand.New(rand.NewPCG(sp.Seed^0x9e3779b97f4a7c15, uint64(h)*1024+uint64(v)))
 	os := seedOS[r.IntN(len(seedOS))]
-	x := SeedVM{Name: fmt.Sprintf("%s %d-%d", os.os, h, v), State: seedStates[r.IntN(len(seedStates))], Status: StatusActive,
+	x := SeedVM{Name: fmt.Sprintf("%s %d-%d", os.os, h, v), State: seedStates[r.IntN(len(seedStates))], Status: fleet.StatusActive,
 		GuestOS: os.os, OSEdition: os.edition, OSBuild: os.build,
-		Serial: fmt.Sprintf("Parallels-%08X %08X", r.Uint32(), r.Uint32()), Source: SourceOther, Encryption: EncryptionNone,
+		Serial: fmt.Sprintf("Parallels-%08X %08X", r.Uint32(), r.Uint32()), Source: fleet.SourceOther, Encryption: fleet.EncryptionNone,
 		ToolsVersion: "26.1.0-" + fmt.Sprint(55000+r.IntN(900)),
 		LastUsedAt:   sp.Now.Add(-time.Duration(r.IntN(60*24*60)) * time.Minute).Truncate(time.Millisecond)}
 	if r.IntN(10) < 3 {
-		x.Source = SourceGoldenImage
+		x.Source = fleet.SourceGoldenImage
 	}
 	switch n := r.IntN(10); {
 	case n < 2:
-		x.Encryption = EncryptionCustomPassword
+		x.Encryption = fleet.EncryptionCustomPassword
 	case n < 4:
-		x.Encryption = EncryptionLicenseBound
+		x.Encryption = fleet.EncryptionLicenseBound
 	}
 	if r.IntN(10) == 0 {
 		x.ToolsVersion, x.OSEdition, x.OSBuild = "", "", ""
@@ -106,14 +110,14 @@ func (sp SeedSpec) VM(h, v int) SeedVM {
 	}
 	switch n := r.IntN(100); {
 	case n < 3:
-		x.CommandKind, x.CommandState = seedCommands[r.IntN(4)], CommandPending
+		x.CommandKind, x.CommandState = seedCommands[r.IntN(4)], fleet.CommandPending
 	case n < 5:
-		x.CommandKind, x.CommandState = seedCommands[r.IntN(4)], CommandFailed
-		if x.CommandKind == CommandDelete {
-			x.Status = StatusDeleteFailed
+		x.CommandKind, x.CommandState = seedCommands[r.IntN(4)], fleet.CommandFailed
+		if x.CommandKind == fleet.CommandDelete {
+			x.Status = fleet.StatusDeleteFailed
 		}
 	case n < 10:
-		x.CommandKind, x.CommandState = seedCommands[1+r.IntN(3)], CommandDone
+		x.CommandKind, x.CommandState = seedCommands[1+r.IntN(3)], fleet.CommandDone
 	}
 	x.Gone = r.IntN(50) == 0
 	return x
