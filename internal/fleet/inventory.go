@@ -33,6 +33,12 @@ type Column struct {
 	Default bool
 }
 
+// lastReported is when a VM was last reported: for a present VM its
+// installation's last check-in (fleet_seen, written in batches off the
+// main rows), for a gone VM the time kept on its row.
+const lastReported = `(CASE WHEN v.gone_at IS NULL THEN COALESCE((SELECT s.last_seen_at FROM fleet_seen s
+	WHERE s.installation_id = v.installation_id), v.last_seen_at) ELSE v.last_seen_at END)`
+
 // Option is one value of an enum column.
 type Option struct{ Value, Label string }
 
@@ -67,7 +73,7 @@ var Columns = []Column{
 	{Key: "command", Label: "Last command", expr: "v.last_command_state", Kind: KindEnum, Default: true, Options: []Option{
 		{"none", "None"}, {"pending", "Pending"}, {"failed", "Failed"}, {"done", "Done"}, {"cancelled", "Cancelled"}}},
 	{Key: "last_used", Label: "Last used (UTC)", expr: "v.last_used_at", Kind: KindTime},
-	{Key: "last_reported", Label: "Last reported (UTC)", expr: "v.last_seen_at", Kind: KindTime, Default: true},
+	{Key: "last_reported", Label: "Last reported (UTC)", expr: lastReported, Kind: KindTime, Default: true},
 	{Key: "desktop_version", Label: "Desktop version", expr: "v.desktop_version", Kind: KindText},
 	{Key: "desktop_state", Label: "Desktop state", expr: "v.desktop_state", Kind: KindEnum, Options: []Option{
 		{DesktopActivatedSSO, DesktopStateLabel(DesktopActivatedSSO)}, {DesktopActivatedKey, DesktopStateLabel(DesktopActivatedKey)},
@@ -117,8 +123,8 @@ var PageSizes = []int{10, 20, 30, 40}
 // exact figure on every page view.
 const CountCap = 1_000
 
-// InventoryFilter narrows, orders and pages the inventory. The zero value lists the
-// present VMs by last report, newest first, 40 to a page.
+// InventoryFilter narrows, orders and pages the inventory. The zero value
+// lists the present VMs by name, 40 to a page.
 type InventoryFilter struct {
 	Query string            // matches any text column (case-insensitive, contains)
 	By    map[string]string // column key → filter value (see Column.Kind)
@@ -138,7 +144,7 @@ func (e *FilterError) Error() string { return e.Field + ": " + e.Message }
 // ParseFilter reads a filter from a query string: q, f_<column>, sort, dir,
 // size, page, gone. Unusable values are reported, never silently dropped.
 func ParseFilter(q url.Values, defaultSize int) (InventoryFilter, error) {
-	f := InventoryFilter{Query: strings.TrimSpace(q.Get("q")), By: map[string]string{}, Sort: "last_reported", Desc: true,
+	f := InventoryFilter{Query: strings.TrimSpace(q.Get("q")), By: map[string]string{}, Sort: "name",
 		IncludeGone: q.Get("gone") == "1", Size: defaultSize, Page: 1}
 	if len(f.Query) > 200 {
 		return f, &FilterError{"q", "Search for at most 200 characters."}
@@ -235,7 +241,7 @@ type InventoryRow struct {
 const vmColumns = `v.id, v.account_id, v.installation_id, v.key_id, v.vm_uuid, v.name, v.state, v.status, v.guest_os, v.os_edition, v.os_build,
 	v.vm_serial, v.source, COALESCE(v.golden_image_id, ''), v.encryption, v.tools_version, v.last_used_at, v.macos_user, v.computer_name,
 	v.mac_serial, v.cpu, v.desktop_version, v.desktop_state, COALESCE(v.last_command_id, ''), v.last_command_kind, v.last_command_state,
-	v.first_seen_at, v.last_report_at, v.last_seen_at, v.gone_at,
+	v.first_seen_at, v.last_report_at, ` + lastReported + `, v.gone_at,
 	CASE WHEN EXISTS (SELECT 1 FROM license_activations a WHERE a.id = v.installation_id AND a.status = 'deactivated') THEN 1 ELSE 0 END`
 
 func scanVM(sc store.Scanner) (InventoryRow, error) {
@@ -338,7 +344,7 @@ func (inv *Inventory) where(caller license.Caller, f InventoryFilter, paged bool
 func (inv *Inventory) orderBy(f InventoryFilter) string {
 	c, ok := ColumnByKey(f.Sort)
 	if !ok {
-		c, _ = ColumnByKey("last_reported")
+		c, _ = ColumnByKey("name")
 	}
 	dir := " ASC"
 	if f.Desc {

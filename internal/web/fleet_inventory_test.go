@@ -142,7 +142,7 @@ func TestInventoryPages(t *testing.T) {
 			t.Fatalf("first page has %d rows", n)
 		}
 		apptest.MustContain(t, page.Text(".pager"), "1–40 of")
-		if page.Doc.Find(`th[aria-sort="descending"]`).Text() == "" {
+		if page.Doc.Find(`th[aria-sort="ascending"]`).Text() == "" {
 			t.Fatal("no column says it sorts the page")
 		}
 
@@ -151,7 +151,7 @@ func TestInventoryPages(t *testing.T) {
 		page = admin.Get(vms).Expect(t, http.StatusOK)
 		var got []string
 		page.Doc.Find("table.vms thead tr").First().Find("th a").Each(func(_ int, s *goquerySelection) { got = append(got, strings.TrimSpace(s.Text())) })
-		if strings.Join(got, "|") != "VM name|VM ID|Desktop state|CPU" {
+		if strings.Join(got, "|") != "VM name ▲|VM ID|Desktop state|CPU" {
 			t.Fatalf("chosen columns: %v", got)
 		}
 		if n := page.Doc.Find("table.vms tbody tr").Length(); n != 10 {

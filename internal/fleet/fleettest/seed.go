@@ -150,7 +150,7 @@ func SeedInventory(ctx context.Context, db *store.DB, sp SeedSpec) (err error) {
 	for first := 0; first < sp.Hosts; first += hostsPerTx {
 		last := min(first+hostsPerTx, sp.Hosts)
 		err := db.InTx(ctx, func(tx *store.Tx) error {
-			var acts, hosts, vms batch
+			var acts, hosts, seenRows, vms batch
 			for h := first; h < last; h++ {
 				x := sp.Host(h)
 				inst := ids.New()
@@ -165,7 +165,8 @@ func SeedInventory(ctx context.Context, db *store.DB, sp SeedSpec) (err error) {
 				acts.add(inst, sp.AccountID, sp.SubscriptionID, x.KeyID, ids.New(), x.MacSerial, x.ComputerName, x.MacOSUser,
 					x.DesktopVersion, method, status, ids.Hash(inst), seen, seen)
 				hosts.add(inst, sp.AccountID, x.KeyID, x.ComputerName, x.MacSerial, x.MacOSUser, x.CPU, "15.2", x.DesktopVersion,
-					x.DesktopState, sp.VMsPerHost, seen, seen, seen)
+					x.DesktopState, sp.VMsPerHost, seen, seen)
+				seenRows.add(inst, sp.AccountID, seen)
 				for v := 0; v < sp.VMsPerHost; v++ {
 					m := sp.VM(h, v)
 					var used, gone any
@@ -185,8 +186,11 @@ func SeedInventory(ctx context.Context, db *store.DB, sp SeedSpec) (err error) {
 				return fmt.Errorf("seed activations: %w", err)
 			}
 			if err := hosts.flush(ctx, tx, `INSERT INTO fleet_hosts (installation_id, account_id, key_id, computer_name, mac_serial,
-				macos_user, cpu, macos_version, desktop_version, desktop_state, vm_count, first_seen_at, last_report_at, last_seen_at) VALUES `, 14); err != nil {
+				macos_user, cpu, macos_version, desktop_version, desktop_state, vm_count, first_seen_at, last_report_at) VALUES `, 13); err != nil {
 				return fmt.Errorf("seed hosts: %w", err)
+			}
+			if err := seenRows.flush(ctx, tx, `INSERT INTO fleet_seen (installation_id, account_id, last_seen_at) VALUES `, 3); err != nil {
+				return fmt.Errorf("seed last seen: %w", err)
 			}
 			if err := vms.flush(ctx, tx, `INSERT INTO fleet_vms (id, account_id, installation_id, key_id, vm_uuid, name, state, status,
 				guest_os, os_edition, os_build, vm_serial, source, encryption, tools_version, last_used_at, macos_user, computer_name,
