@@ -256,6 +256,9 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	srv.Add(web.UpdatesPublicRoutes(srv, upd)...)
 	srv.Add(web.UpdatesRoutes(srv, upd, lic, web.UpdatesConfig{Signer: signer})...)
 	srv.Add(web.PortalRoutes(srv, portalSvc, web.PortalConfig{Links: &linkcheck.Checker{}, Retention: lic.Config.Retention})...)
+	// The Virtual Machines inventory reads what check-ins store and queues
+	// commands through the fleet service.
+	srv.Add(web.InventoryRoutes(srv, &fleet.Inventory{DB: db, Now: lic.Config.Now}, fleetSvc, lic)...)
 
 	// Background jobs; each runs on one node at a time (jobs.Runner leases).
 	jobList := []jobs.Job{{Name: "purge-sessions", Interval: time.Hour, Run: accounts.PurgeExpiredSessions}}
