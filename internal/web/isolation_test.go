@@ -88,6 +88,9 @@ func TestTenantIsolationRouteWalk(t *testing.T) {
 		for k, v := range testSignInIsolationFixture(t, node, alice, acctA, objects["person"]) {
 			objects[k] = v
 		}
+		for k, v := range portalIsolationFixture(t, node, alice, acctA, secret) {
+			objects[k] = v
+		}
 
 		bob := apptest.NewClient(t, node.URL)
 		bob.SignUp("bob@beta.example", pw, "Bob")
