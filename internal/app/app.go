@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/clientapi"
+	"gatehouse/internal/fleet"
 	"gatehouse/internal/idp"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/jobs"
@@ -47,6 +49,14 @@ type App struct {
 	Web        *web.Server
 	// Vendor is the operator API; features mount their endpoints on it.
 	Vendor *clientapi.VendorHandler
+	// Client is the Desktop client API; features mount their endpoints on it.
+	Client *clientapi.Handler
+	// Fleet holds check-ins, VMs and commands; the portal sets its Sections.
+	Fleet *fleet.Service
+	// Background runs per node while serving (not leased like Jobs), until
+	// its context ends; shutdown waits for each to return after the HTTP
+	// server has drained.
+	Background []func(ctx context.Context)
 	// Updates serves releases, feeds, mirrors and deployment files.
 	Updates  *updates.Service
 	Portal   *portal.Service
@@ -163,6 +173,13 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	a.Jobs.Start(jobCtx)
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	var background sync.WaitGroup
+	for _, run := range a.Background {
+		background.Add(1)
+		go func() { defer background.Done(); run(bgCtx) }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -177,7 +194,12 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 	stopJobs()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	// After the last request: background work (the fleet's last-seen
+	// buffer) finishes with what those requests left.
+	stopBackground()
+	background.Wait()
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -31,6 +31,7 @@ func wireLicense(_ context.Context, a *App) error {
 	client := clientapi.New(svc, clientapi.Config{ActivationLimit: clientapi.DefaultActivationLimit, ClientIP: web.ClientIP, Log: a.Log})
 	vendor := clientapi.NewVendor(svc, clientapi.VendorConfig{Log: a.Log})
 	a.Vendor = vendor
+	a.Client = client
 	a.Web.Add(
 		web.Route{Path: clientapi.Prefix, Access: web.Machine, Handler: client},
 		web.Route{Method: "GET", Path: clientapi.WellKnownPath, Access: web.Machine, Handler: client},

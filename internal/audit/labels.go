@@ -87,6 +87,13 @@ var labels = map[string]string{
 	"device.activated":                   "Computer activated",
 	"device.deactivated":                 "Computer deactivated from Desktop",
 
+	// Fleet: VM commands (spec 05 Virtual Machines, spec 07).
+	"fleet.command_queued":    "VM command sent",
+	"fleet.command_cancelled": "VM command cancelled",
+	"fleet.command_delivered": "VM command picked up by Desktop",
+	"fleet.command_done":      "VM command done",
+	"fleet.command_failed":    "VM command failed",
+
 	// IdP integration.
 	"idp.configuration_started":         "IdP integration started",
 	"idp.provider_changed":              "Identity provider changed",
