@@ -24,6 +24,9 @@ func wireUpdates(_ context.Context, a *App) error {
 	svc := updates.New(a.DB, updates.Config{PublicURL: a.Config.PublicURL, BusinessDelay: a.Config.ReleaseBusinessDelay,
 		Fetch: httpfetch.New(nil), Log: a.Log})
 	a.Updates = svc
+	if a.Fleet != nil {
+		svc.SettingsChanged = bumpFleet(a)
+	}
 	a.Vendor.MountReleases(svc)
 	a.Web.Add(web.UpdatesPublicRoutes(a.Web, svc)...)
 	var signer *mobileconfig.Signer

@@ -34,6 +34,7 @@ type env struct {
 	admin           portal.Caller
 	sub             string
 	primary, k1, k2 string
+	keys            map[string]string // key id → the key itself
 }
 
 func newPerson(t *testing.T, db *store.DB) string {
@@ -82,7 +83,7 @@ func newEnv(t *testing.T, db *store.DB, edition string, trial bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{db: db, lic: lic, svc: svc, clock: clk, admin: admin, sub: res.Subscription.ID}
+	e := &env{db: db, lic: lic, svc: svc, clock: clk, admin: admin, sub: res.Subscription.ID, keys: map[string]string{}}
 	e.k1 = e.sublicense(t, "Design")
 	e.k2 = e.sublicense(t, "Engineering")
 	d, err := lic.Subscription(ctx, admin, e.sub)
@@ -99,10 +100,11 @@ func newEnv(t *testing.T, db *store.DB, edition string, trial bool) *env {
 
 func (e *env) sublicense(t *testing.T, name string) string {
 	t.Helper()
-	k, _, err := e.lic.CreateSublicense(context.Background(), e.admin, e.sub, license.KeyInput{Name: name, Kind: "dynamic", Seats: 10}, actor)
+	k, plain, err := e.lic.CreateSublicense(context.Background(), e.admin, e.sub, license.KeyInput{Name: name, Kind: "dynamic", Seats: 10}, actor)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.keys[k.ID] = plain
 	return k.ID
 }
 
