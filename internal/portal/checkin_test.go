@@ -135,8 +135,24 @@ func TestCheckInAnswerCarriesEffectiveSettings(t *testing.T) {
 		if got := a.checkIn(); got.Status != fleet.AnswerUnchanged {
 			t.Fatalf("after the full answer: %s, want unchanged", got.Status)
 		}
-		// Relevant: USB for VMs from other sources.
+		// Relevant: USB for VMs from other sources. The preview, computed
+		// from the inventory, says what the check-in then shows.
 		in.Other.Values["no_usb"] = "true"
+		e.svc.Hosts = portal.FleetHosts(db)
+		prev, err := e.svc.PreviewPolicy(ctx, e.admin, pol.ID, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev.Installations != 1 || prev.VMs != 2 || prev.TotalVMs != 3 || len(prev.Changes) != 1 {
+			t.Fatalf("preview: %+v", prev)
+		}
+		found := false
+		for _, ig := range prev.Ignored {
+			found = found || ig.Text() == "clipboard setting ignored on 1 macOS VM on Apple silicon"
+		}
+		if !found {
+			t.Fatalf("preview ignored lines: %+v", prev.Ignored)
+		}
 		if _, err := e.svc.SavePolicy(ctx, e.admin, pol.ID, in, actor); err != nil {
 			t.Fatal(err)
 		}
