@@ -21,7 +21,7 @@ import (
 // GATEHOUSE_UPDATE_SCREENSHOTS=1) as docs/screenshots/journey3-<name>.png.
 func portalShot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png := get(t, ctx, chromedp.FullScreenshot(90))
+	png := get(t, ctx, chromedp.FullScreenshot(100))
 	dir := filepath.Join(testenv.ArtifactsDir(), "portal", filepath.Base(t.Name()))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
