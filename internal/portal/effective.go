@@ -19,6 +19,7 @@ type VMFacts struct {
 	ID       string
 	OS       string // guest OS family (NormalizeOS)
 	SourceID string // the golden image it was provisioned from; "" for other sources
+	Count    int    // VMs this entry stands for in an aggregated preview (0: 1)
 }
 
 // EffectiveInput is everything Effective depends on.

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"gatehouse/internal/fleet"
 	"gatehouse/internal/store"
@@ -192,41 +193,107 @@ func FleetVMCounts(ctx context.Context, q store.Querier, accountID string, image
 	return out, rows.Err()
 }
 
-// FleetHosts loads the inventory's installations of the given keys with
-// their current VMs, for the effect preview (wired as Service.Hosts).
+// osFamilySQL classifies fleet_vms.guest_os like NormalizeOS does (for
+// ASCII text, which is what clients report); TestOSFamilySQL keeps the two
+// in step on both engines.
+const osFamilySQL = `CASE
+	WHEN LOWER(TRIM(v.guest_os)) LIKE 'mac%' OR LOWER(TRIM(v.guest_os)) LIKE 'os x%' OR LOWER(TRIM(v.guest_os)) LIKE 'osx%' THEN 'macos'
+	WHEN LOWER(TRIM(v.guest_os)) LIKE 'win%' THEN 'windows'
+	WHEN TRIM(v.guest_os) = '' THEN 'other'
+	WHEN LOWER(v.guest_os) LIKE '%linux%' OR LOWER(v.guest_os) LIKE '%ubuntu%' OR LOWER(v.guest_os) LIKE '%debian%'
+		OR LOWER(v.guest_os) LIKE '%fedora%' OR LOWER(v.guest_os) LIKE '%centos%' OR LOWER(v.guest_os) LIKE '%red hat%'
+		OR LOWER(v.guest_os) LIKE '%rhel%' OR LOWER(v.guest_os) LIKE '%suse%' OR LOWER(v.guest_os) LIKE '%kali%'
+		OR LOWER(v.guest_os) LIKE '%mint%' THEN 'linux'
+	ELSE 'other' END`
+
+var previewOSes = []string{OSMacOS, OSWindows, OSLinux, OSOther}
+
+// FleetHosts loads, for the effect preview, the inventory's installations
+// of the given keys, aggregated in the database: installations of the
+// same key and CPU whose VMs fall in the same classes (guest OS family ×
+// provisioned from imageIDs[0], imageIDs[1] or elsewhere) are one row
+// with counts, which is all the preview depends on. One pass over the
+// VMs, a small answer, exact.
 func FleetHosts(db *store.DB) HostLoader {
-	return func(ctx context.Context, accountID string, keyIDs []string) ([]HostFacts, error) {
-		args := []any{accountID}
-		marks := ""
-		for i, id := range keyIDs {
-			if i > 0 {
-				marks += ", "
-			}
-			marks += "?"
-			args = append(args, id)
+	return func(ctx context.Context, accountID string, keyIDs, imageIDs []string) ([]HostFacts, error) {
+		if len(keyIDs) == 0 {
+			return nil, nil
 		}
-		rows, err := db.Query(ctx, `SELECT h.installation_id, h.key_id, h.cpu, COALESCE(v.vm_uuid, ''), COALESCE(v.guest_os, ''),
-				CASE WHEN v.source = 'golden_image' THEN COALESCE(v.golden_image_id, '') ELSE '' END
-			FROM fleet_hosts h LEFT JOIN fleet_vms v ON v.installation_id = h.installation_id AND v.gone_at IS NULL
-			JOIN license_activations a ON a.id = h.installation_id AND a.status = 'active'
-			WHERE h.account_id = ? AND h.key_id IN (`+marks+`) ORDER BY h.installation_id`, args...)
+		srcs := []string{""} // "" = any other source
+		for _, id := range imageIDs {
+			if id != "" && id != srcs[len(srcs)-1] {
+				srcs = append(srcs, id)
+			}
+		}
+		type class struct{ os, src string }
+		var classes []class
+		for _, os := range previewOSes {
+			for _, src := range srcs {
+				classes = append(classes, class{os, src})
+			}
+		}
+		// Each VM's class is computed once: family index × len(srcs) +
+		// source index.
+		fam := osFamilySQL
+		for i, os := range previewOSes {
+			fam = strings.ReplaceAll(fam, "'"+os+"'", fmt.Sprint(i))
+		}
+		var args []any
+		src := "0"
+		if len(srcs) > 1 {
+			src = "CASE"
+			for i, id := range srcs[1:] {
+				src += fmt.Sprintf(" WHEN v.source = 'golden_image' AND v.golden_image_id = ? THEN %d", i+1)
+				args = append(args, id)
+			}
+			src += " ELSE 0 END"
+		}
+		var inner, outer, group []string
+		for n := range classes {
+			inner = append(inner, fmt.Sprintf("SUM(CASE WHEN c = %d THEN 1 ELSE 0 END) AS n%d", n, n))
+			outer = append(outer, fmt.Sprintf("SUM(n%d)", n))
+			group = append(group, fmt.Sprintf("CASE WHEN n%d > 0 THEN 1 ELSE 0 END", n))
+		}
+		args = append(args, accountID)
+		for _, k := range keyIDs {
+			args = append(args, k)
+		}
+		// Each VM's class is computed once (a materialized CTE: no engine
+		// may inline the expression into every sum), the VMs reached
+		// through their installation's index, then grouped per
+		// installation and by key, CPU and classes present.
+		q := `WITH r AS MATERIALIZED (
+				SELECT h.installation_id, h.key_id, h.cpu,
+					CASE WHEN v.vm_uuid IS NULL THEN -1 ELSE (` + fam + `) * ` + fmt.Sprint(len(srcs)) + ` + (` + src + `) END AS c
+				FROM fleet_hosts h JOIN license_activations a ON a.id = h.installation_id AND a.status = 'active'
+				LEFT JOIN fleet_vms v ON v.installation_id = h.installation_id AND v.gone_at IS NULL
+				WHERE h.account_id = ? AND h.key_id IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(keyIDs)), ", ") + `)),
+			per AS MATERIALIZED (SELECT installation_id, key_id, cpu, ` + strings.Join(inner, ", ") + ` FROM r GROUP BY installation_id, key_id, cpu)
+			SELECT key_id, cpu, COUNT(*), ` + strings.Join(outer, ", ") + ` FROM per
+			GROUP BY key_id, cpu, ` + strings.Join(group, ", ")
+		rows, err := db.Query(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("preview inventory: %w", err)
 		}
 		defer rows.Close()
 		var out []HostFacts
 		for rows.Next() {
-			var id, key, cpu, vm, os, src string
-			if err := rows.Scan(&id, &key, &cpu, &vm, &os, &src); err != nil {
+			var h HostFacts
+			counts := make([]int64, len(classes))
+			dest := []any{&h.KeyID, &h.CPU, &h.Count}
+			for i := range counts {
+				dest = append(dest, &counts[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
 				return nil, err
 			}
-			if len(out) == 0 || out[len(out)-1].ID != id {
-				out = append(out, HostFacts{ID: id, KeyID: key, CPU: cpu})
+			h.ID = fmt.Sprintf("%s/%s/%d", h.KeyID, h.CPU, len(out))
+			for i, n := range counts {
+				if n > 0 {
+					h.VMs = append(h.VMs, VMFacts{ID: fmt.Sprintf("c%02d", i), OS: classes[i].os, SourceID: classes[i].src, Count: int(n)})
+				}
 			}
-			if vm != "" {
-				h := &out[len(out)-1]
-				h.VMs = append(h.VMs, VMFacts{ID: vm, OS: NormalizeOS(os), SourceID: src})
-			}
+			out = append(out, h)
 		}
 		return out, rows.Err()
 	}
