@@ -125,6 +125,9 @@ func TestCheckInAnswerCarriesEffectiveSettings(t *testing.T) {
 			Intel: portal.Arch{Enabled: true, URL: "https://files.example.com/new-intel.pvmp", SHA256: sha('c')}}, actor); err != nil {
 			t.Fatal(err)
 		}
+		if n, _ := portal.FleetVMCounts(ctx, db, e.admin.AccountID, []string{img.ID}); n[img.ID] != 1 {
+			t.Fatalf("after the URL changed the image counts %v VMs, want the old VM still counted", n)
+		}
 		in.GoldenImage.Values["clipboard"] = "bidirectional"
 		if _, err := e.svc.SavePolicy(ctx, e.admin, pol.ID, in, actor); err != nil {
 			t.Fatal(err)

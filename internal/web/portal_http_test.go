@@ -212,7 +212,7 @@ func TestPortalPages(t *testing.T) {
 		e.admin.Post(e.base+"/profiles", url.Values{"name": {"Lab"}, "updates_enabled": {"1"}}).Expect(t, http.StatusSeeOther)
 		profs := e.admin.Get(e.base+"/profiles").Expect(t, http.StatusOK)
 		prof := strings.TrimPrefix(profs.Doc.Find(`#profiles tr[id^="profile-"]:not(#profile-default)`).First().AttrOr("id", ""), "profile-")
-		r = e.admin.Post(e.base+"/profiles/apply", url.Values{"key": {e.primary}, "profile": {prof}}).Expect(t, http.StatusSeeOther)
+		e.admin.Post(e.base+"/profiles/apply", url.Values{"key": {e.primary}, "profile": {prof}}).Expect(t, http.StatusSeeOther)
 		profs = e.admin.Get(e.base + "/profiles")
 		apptest.MustContain(t, profs.Text(".flash"), "1 sublicense")
 		if profs.Doc.Find("#key-profile-"+e.k1+" option[selected]").AttrOr("value", "") != prof {
