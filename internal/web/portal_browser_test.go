@@ -44,8 +44,10 @@ var offerRe = regexp.MustCompile(`golden image offered: (.+) \((apple_silicon|in
 // preview) → an agent activated with that key is offered the image for its
 // architecture → it reports 3 VMs, one from the image → the image card
 // counts it and the offer stops → the policy form's preview counts the
-// installation and its VMs exactly → the golden-image VM goes → the agent
-// is offered the image again. Screenshots of each portal page.
+// installation and its VMs exactly → the admin sends Delete on the
+// golden-image VM (through the fleet's command queue; the inventory's own
+// browser journey sends it from its page) → the agent executes it, reports,
+// and is offered the image again. Screenshots of each portal page.
 func TestBrowserPortalJourney(t *testing.T) {
 	gatehouse := gatehouseBinary(t)
 	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
@@ -193,10 +195,23 @@ func TestBrowserPortalJourney(t *testing.T) {
 		}
 		portalShot(t, ctx, "10-policy-preview")
 
-		// The golden-image VM goes: the image is offered again.
-		out, err = runAgent(gatehouse, "vm", "delete", "Design WS", "--dir", dir)
-		if err != nil || !offerRe.MatchString(out) {
-			t.Fatalf("after deleting the golden-image VM: %v (no offer)\n%s", err, out)
+		// The admin sends Delete on the golden-image VM (the inventory's
+		// command queue; its page is TestBrowserFleetJourney's), the agent
+		// executes it at its next check-in and reports, and is offered the
+		// image again.
+		var vmID string
+		if err := node.App.DB.QueryRow(context.Background(), `SELECT id FROM fleet_vms WHERE account_id = ? AND name = 'Design WS'`, e.acct).Scan(&vmID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.App.Fleet.Enqueue(context.Background(), license.Caller{AccountID: e.acct, Role: license.RoleAdmin}, operatorActor, "delete", []string{vmID}); err != nil {
+			t.Fatal(err)
+		}
+		out, err = runAgent(gatehouse, "checkin", "--trigger", "daily", "--dir", dir)
+		if err != nil || !strings.Contains(out, ": done") || !offerRe.MatchString(out) {
+			t.Fatalf("agent checkin after Delete: %v (want the command done and the image offered again)\n%s", err, out)
+		}
+		if list, _ := runAgent(gatehouse, "vm", "list", "--dir", dir); strings.Contains(list, "Design WS") {
+			t.Fatalf("the agent still has the golden-image VM:\n%s", list)
 		}
 		run(t, ctx, chromedp.Navigate(base+"/golden-images"), chromedp.WaitVisible(chromedp.CSS(".image-card")))
 		apptest.MustContain(t, get(t, ctx, chromedp.Text(chromedp.CSS("#image-"+img+" .image-vms"))), "0 VMs")
