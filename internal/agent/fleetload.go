@@ -20,6 +20,11 @@ type Fleet struct {
 	locks  []sync.Mutex
 }
 
+// NewFleet makes a fleet of already activated hosts.
+func NewFleet(c *Client, hosts []*State) *Fleet {
+	return &Fleet{Client: c, Hosts: hosts, locks: make([]sync.Mutex, len(hosts))}
+}
+
 // SetupFleet activates hosts simulated Macs with key, each with vmsPerHost
 // VMs, and sends each one's first full report, conc at a time.
 func SetupFleet(ctx context.Context, c *Client, key string, hosts, vmsPerHost, conc int, progress io.Writer) (*Fleet, error) {

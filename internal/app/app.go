@@ -230,7 +230,11 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 		return nil, err
 	}
 	client := clientapi.New(lic, clientapi.Config{ActivationLimit: clientapi.DefaultActivationLimit, ClientIP: web.ClientIP, Log: log})
+	// Fleet check-ins (spec 07) on the client API: hosts, VMs, commands.
+	// Each node buffers the last-seen times of its check-ins and flushes
+	// them (a per-node background loop, not a leased job).
 	client.MountFleet(fl)
+	reg.MustRegister(newFleetCollector(fl))
 	ssoClient := clientapi.NewSSO(lic, clientapi.SSOConfig{
 		PublicURL:        cfg.PublicURL,
 		AccountForDomain: idpSvc.AccountForDomain,

@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -142,6 +143,39 @@ func TestFleetJourneyThroughTheBinary(t *testing.T) {
 		// Nothing new: the cheap answer.
 		if out = run(t, bin, "agent", "checkin", "--trigger", "network_up", "--dir", dir); !strings.Contains(out, "check-in (network_up): unchanged") {
 			t.Fatalf("unchanged check-in:\n%s", out)
+		}
+
+		// The node counts its check-ins for /metrics.
+		resp, err := http.Get(node.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !regexp.MustCompile(`(?m)^gatehouse_fleet_checkins_total\{outcome="unchanged"\} [1-9]`).Match(metrics) ||
+			!regexp.MustCompile(`(?m)^gatehouse_fleet_checkins_total\{outcome="applied"\} [1-9]`).Match(metrics) {
+			t.Fatalf("metrics without check-in counters:\n%s", metrics)
+		}
+
+		// The user's own changes: each checks in with its trigger.
+		for _, c := range []struct{ args []string }{
+			{[]string{"suspend", "Win 11 Dev"}}, {[]string{"stop", "Win 11 Dev"}},
+			{[]string{"rename", "Ubuntu Build", "--name", "Ubuntu CI"}}, {[]string{"delete", "Ubuntu CI"}},
+		} {
+			out = run(t, bin, append(append([]string{"agent", "vm"}, c.args...), "--dir", dir)...)
+			if !strings.Contains(out, "ok, report applied") {
+				t.Fatalf("vm %v:\n%s", c.args, out)
+			}
+		}
+		var present, goneNow int
+		if err := node.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM fleet_vms WHERE installation_id = ? AND gone_at IS NULL AND state = 'stopped'`, instID).Scan(&present); err != nil || present != 1 {
+			t.Fatalf("present stopped VMs %d %v", present, err)
+		}
+		if err := node.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM fleet_vms WHERE installation_id = ? AND gone_at IS NOT NULL AND name = 'Ubuntu CI'`, instID).Scan(&goneNow); err != nil || goneNow != 1 {
+			t.Fatalf("VM deleted by the user not gone: %d %v", goneNow, err)
+		}
+		if out, err := exec.Command(bin, "agent", "checkin", "--trigger", "whenever", "--dir", dir).CombinedOutput(); err == nil {
+			t.Fatalf("unknown trigger accepted:\n%s", out)
 		}
 
 		// The load generator drives a small fleet against the node.
