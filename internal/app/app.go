@@ -161,28 +161,28 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 		AdminAccess: idpSvc.AdminAccess}
 
 	// 3. The Management Portal (spec 05): golden images, policies, user
-	// groups and configuration profiles. Licensing events reach it through
-	// its hooks: a suspended trial unassigns its policies, the retention job
-	// purges them after the end.
-	// It is also what installations receive: the fleet's check-in answer
-	// takes its settings sections from it, and every change it makes bumps
-	// the fleet so that unchanged check-ins get the new answer.
+	// groups and configuration profiles, then the fleet (spec 07 check-ins,
+	// host and VM inventory, commands), whose answer carries the portal's
+	// settings sections. The portal reads the fleet's inventory tables
+	// itself (no service cycle) and bumps the fleet's settings version in
+	// every change installations receive, as update settings do. Licensing
+	// events reach the portal through its hooks: a suspended trial
+	// unassigns its policies, the retention job purges them after the end.
 	upd := updates.New(db, updates.Config{PublicURL: cfg.PublicURL, BusinessDelay: cfg.ReleaseBusinessDelay,
 		Fetch: httpfetch.New(nil), Log: log})
 	bumpFleet := func(ctx context.Context, tx *store.Tx, accountID string) error {
 		return fleet.BumpSettings(ctx, tx, accountID, time.Now())
 	}
 	upd.SettingsChanged = bumpFleet
-	portalSvc := &portal.Service{DB: db, Changed: bumpFleet, CountVMs: portal.FleetVMCounts, Hosts: portal.FleetHosts(db),
+	portalSvc := &portal.Service{DB: db, Changed: bumpFleet, CountVMs: fleet.CountVMsByImage, Hosts: portal.FleetHosts(db),
 		UpdateSettings: func(ctx context.Context, accountID string) (string, string, error) {
 			cs, err := upd.ClientSettingsFor(ctx, accountID)
 			return cs.Channel, cs.FeedURL, err
 		}}
-	// The fleet (spec 07 check-in, VMs, commands) answers with the portal's
-	// sections.
-	fl := fleet.New(db, fleet.DefaultConfig())
-	fl.Log = log
-	fl.Sections = portalSvc
+	fleetCfg := fleet.DefaultConfig()
+	fleetCfg.Log = log
+	fleetSvc := fleet.New(db, fleetCfg)
+	fleetSvc.Sections = portalSvc // the answer's settings sections
 
 	// 4. Licensing. Registering a key from the personal workspace creates
 	// the business account through the account service; refused SSO
@@ -229,12 +229,12 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	if err != nil {
 		return nil, err
 	}
-	client := clientapi.New(lic, clientapi.Config{ActivationLimit: clientapi.DefaultActivationLimit, ClientIP: web.ClientIP, Log: log})
-	// Fleet check-ins (spec 07) on the client API: hosts, VMs, commands.
-	// Each node buffers the last-seen times of its check-ins and flushes
-	// them (a per-node background loop, not a leased job).
-	client.MountFleet(fl)
-	reg.MustRegister(newFleetCollector(fl))
+	// The client API carries the fleet check-in; each node buffers its
+	// check-ins' last-seen times and flushes them (a per-node background
+	// loop, not a leased job: see Background below).
+	client := clientapi.New(lic, clientapi.Config{ActivationLimit: clientapi.DefaultActivationLimit, ClientIP: web.ClientIP, Log: log,
+		Fleet: fleetSvc})
+	reg.MustRegister(newFleetCollector(fleetSvc))
 	ssoClient := clientapi.NewSSO(lic, clientapi.SSOConfig{
 		PublicURL:        cfg.PublicURL,
 		AccountForDomain: idpSvc.AccountForDomain,
@@ -290,8 +290,8 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	host, _ := os.Hostname()
 	return &App{Config: cfg, Log: log, DB: db, Registry: reg,
 		Accounts: accounts, License: lic, IdP: idpSvc, SCIM: scimSvc, SSO: ssoSvc, SSOEffects: effects,
-		Web: srv, Vendor: vendor, Updates: upd, Portal: portalSvc, Client: client, Fleet: fl,
-		Background: []func(context.Context){fl.RunFlusher},
+		Web: srv, Vendor: vendor, Updates: upd, Portal: portalSvc, Client: client, Fleet: fleetSvc,
+		Background: []func(context.Context){fleetSvc.RunFlusher},
 		Jobs:       &jobs.Runner{DB: db, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Secret(6)), Log: log, Jobs: jobList},
 		handler:    srv.Handler()}, nil
 }

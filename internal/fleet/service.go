@@ -33,6 +33,8 @@ type Config struct {
 	// LastSeenBatch the most written in one statement.
 	LastSeenFlush time.Duration
 	LastSeenBatch int
+	// Log receives flush failures (default: discarded).
+	Log *slog.Logger
 }
 
 // DefaultConfig is what serve uses.
@@ -84,7 +86,11 @@ func New(db *store.DB, cfg Config) *Service {
 	if cfg.LastSeenBatch <= 0 {
 		cfg.LastSeenBatch = def.LastSeenBatch
 	}
-	s := &Service{DB: db, Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Service{DB: db, Config: cfg, Log: log}
 	s.seen = newLastSeen()
 	return s
 }
