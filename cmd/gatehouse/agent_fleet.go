@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -201,7 +202,26 @@ func agentCheckIn(ctx context.Context, st *agent.State, dir, base, trigger strin
 			fmt.Fprintf(stdout, "  executed %s: failed (%s)\n", r.ID, r.Reason)
 		}
 	}
+	printOffer(st, stdout)
 	return st.Save(dir)
+}
+
+// printOffer shows the golden image the last answer offers (what Desktop
+// would propose to download and set up), if any.
+func printOffer(st *agent.State, stdout io.Writer) {
+	if st.Mac == nil || len(st.Mac.Sections) == 0 {
+		return
+	}
+	var sec struct {
+		ImageOffer *struct {
+			ID, Name, Architecture, URL, SHA256 string
+		} `json:"image_offer"`
+	}
+	if json.Unmarshal(st.Mac.Sections, &sec) != nil || sec.ImageOffer == nil {
+		return
+	}
+	o := sec.ImageOffer
+	fmt.Fprintf(stdout, "  golden image offered: %s (%s) %s sha256 %s id %s\n", o.Name, o.Architecture, o.URL, o.SHA256, o.ID)
 }
 
 // activationCheckIn is the check-in spec 07 asks for right after an
@@ -214,5 +234,6 @@ func activationCheckIn(ctx context.Context, st *agent.State, dir, base string, s
 		return st.Save(dir)
 	}
 	fmt.Fprintf(stdout, "checked in: %d VM(s) reported\n", len(st.Mac.VMs))
+	printOffer(st, stdout)
 	return st.Save(dir)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -159,16 +160,29 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	accounts := &account.Service{DB: db, Config: account.DefaultConfig(), PublicURL: cfg.PublicURL, Log: log,
 		AdminAccess: idpSvc.AdminAccess}
 
-	// 3. The fleet (spec 07 check-ins, host and VM inventory, commands),
-	// then the Management Portal (spec 05): golden images, policies, user
-	// groups and configuration profiles. The portal reads the fleet's
-	// inventory and bumps its settings version; licensing events reach it
-	// through its hooks: a suspended trial unassigns its policies, the
-	// retention job purges them after the end.
+	// 3. The Management Portal (spec 05): golden images, policies, user
+	// groups and configuration profiles, then the fleet (spec 07 check-ins,
+	// host and VM inventory, commands), whose answer carries the portal's
+	// settings sections. The portal reads the fleet's inventory tables
+	// itself (no service cycle) and bumps the fleet's settings version in
+	// every change installations receive, as update settings do. Licensing
+	// events reach the portal through its hooks: a suspended trial
+	// unassigns its policies, the retention job purges them after the end.
+	upd := updates.New(db, updates.Config{PublicURL: cfg.PublicURL, BusinessDelay: cfg.ReleaseBusinessDelay,
+		Fetch: httpfetch.New(nil), Log: log})
+	bumpFleet := func(ctx context.Context, tx *store.Tx, accountID string) error {
+		return fleet.BumpSettings(ctx, tx, accountID, time.Now())
+	}
+	upd.SettingsChanged = bumpFleet
+	portalSvc := &portal.Service{DB: db, Changed: bumpFleet, CountVMs: fleet.CountVMsByImage, Hosts: portal.FleetHosts(db),
+		UpdateSettings: func(ctx context.Context, accountID string) (string, string, error) {
+			cs, err := upd.ClientSettingsFor(ctx, accountID)
+			return cs.Channel, cs.FeedURL, err
+		}}
 	fleetCfg := fleet.DefaultConfig()
 	fleetCfg.Log = log
 	fleetSvc := fleet.New(db, fleetCfg)
-	portalSvc := portalWithFleet(db, fleetSvc)
+	fleetSvc.Sections = portalSvc // the answer's settings sections
 
 	// 4. Licensing. Registering a key from the personal workspace creates
 	// the business account through the account service; refused SSO
@@ -203,9 +217,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	ssoSvc := &sso.Service{DB: db, SAML: samlSvc, Accounts: accounts, Directory: directory,
 		SCIM: sso.SCIMAdapter{SCIM: scimSvc}, SeatPools: seatPoolPreview(lic), Log: log}
 
-	// 7. Updates and deployment (spec 06).
-	upd := updates.New(db, updates.Config{PublicURL: cfg.PublicURL, BusinessDelay: cfg.ReleaseBusinessDelay,
-		Fetch: httpfetch.New(nil), Log: log})
+	// 7. Updates and deployment (spec 06): built with the portal above.
 
 	// 8. Transports: the portal, the Desktop client API (key and SSO
 	// activation) and the vendor API.
@@ -255,7 +267,11 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	srv.Add(web.Route{Path: clientapi.SSOPrefix, Access: web.Machine, Handler: ssoClient})
 	srv.Add(web.UpdatesPublicRoutes(srv, upd)...)
 	srv.Add(web.UpdatesRoutes(srv, upd, lic, web.UpdatesConfig{Signer: signer})...)
-	srv.Add(web.PortalRoutes(srv, portalSvc, web.PortalConfig{Links: &linkcheck.Checker{}, Retention: lic.Config.Retention})...)
+	srv.Add(web.PortalRoutes(srv, portalSvc, web.PortalConfig{Links: &linkcheck.Checker{}, Retention: lic.Config.Retention,
+		Preview: portalSvc.PreviewPolicy,
+		InventoryURL: func(accountID, _ string) string {
+			return "/accounts/" + accountID + "/vms?" + url.Values{"f_source": {"golden_image"}}.Encode()
+		}})...)
 	// The Virtual Machines inventory reads what check-ins store and queues
 	// commands through the fleet service.
 	srv.Add(web.InventoryRoutes(srv, &fleet.Inventory{DB: db, Now: lic.Config.Now}, fleetSvc, lic)...)
@@ -277,7 +293,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	host, _ := os.Hostname()
 	return &App{Config: cfg, Log: log, DB: db, Registry: reg,
 		Accounts: accounts, License: lic, IdP: idpSvc, SCIM: scimSvc, SSO: ssoSvc, SSOEffects: effects,
-		Web: srv, Vendor: vendor, Client: client, Fleet: fleetSvc, Updates: upd, Portal: portalSvc,
+		Web: srv, Vendor: vendor, Updates: upd, Portal: portalSvc, Client: client, Fleet: fleetSvc,
 		Background: []func(context.Context){fleetSvc.RunFlusher},
 		Jobs:       &jobs.Runner{DB: db, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Secret(6)), Log: log, Jobs: jobList},
 		handler:    srv.Handler()}, nil

@@ -19,6 +19,7 @@ type VMFacts struct {
 	ID       string
 	OS       string // guest OS family (NormalizeOS)
 	SourceID string // the golden image it was provisioned from; "" for other sources
+	Count    int    // VMs this entry stands for in an aggregated preview (0: 1)
 }
 
 // EffectiveInput is everything Effective depends on.
@@ -50,10 +51,11 @@ type ProductUpdates struct {
 
 // VMEffective is what applies to one VM.
 type VMEffective struct {
-	VMID    string            `json:"vm_id"`
-	Set     string            `json:"set"`                // "golden_image", "other" or "" (no policy set is on)
-	Applied map[string]string `json:"settings,omitempty"` // setting → value, only those that apply to its guest OS
-	Ignored []string          `json:"ignored,omitempty"`  // settings of the set that do not apply to it
+	VMID     string            `json:"vm_id"`
+	SourceID string            `json:"golden_image_id,omitempty"` // the golden image it came from
+	Set      string            `json:"set"`                       // "golden_image", "other" or "" (no policy set is on)
+	Applied  map[string]string `json:"settings,omitempty"`        // setting → value, only those that apply to its guest OS
+	Ignored  []string          `json:"ignored,omitempty"`         // settings of the set that do not apply to it
 }
 
 // EffectiveSettings is the policy part of an installation's check-in
@@ -118,7 +120,7 @@ func Effective(in EffectiveInput) EffectiveSettings {
 		out.Updates = &ProductUpdates{Managed: true, AllowMajor: false}
 	}
 	for _, vm := range in.VMs {
-		e := VMEffective{VMID: vm.ID}
+		e := VMEffective{VMID: vm.ID, SourceID: vm.SourceID}
 		if pol != nil {
 			set := pol.Other
 			e.Set = SetOther

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"gatehouse/internal/license"
 	"gatehouse/internal/store"
@@ -33,7 +34,7 @@ type Group struct {
 // Label names the group for people.
 func (g Group) Label() string {
 	if g.Kind == license.KindPrimary {
-		if g.Name != "" {
+		if g.Name != "" && !strings.EqualFold(g.Name, "primary key") {
 			return "Primary key “" + g.Name + "”"
 		}
 		return "Primary key " + g.Masked

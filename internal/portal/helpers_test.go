@@ -34,9 +34,10 @@ type env struct {
 	admin           portal.Caller
 	sub             string
 	primary, k1, k2 string
+	keys            map[string]string // key id → the key itself
 }
 
-func newPerson(t *testing.T, db *store.DB) string {
+func newPerson(t testing.TB, db *store.DB) string {
 	t.Helper()
 	id := ids.New()
 	email := id + "@example.com"
@@ -46,7 +47,7 @@ func newPerson(t *testing.T, db *store.DB) string {
 	return id
 }
 
-func addMember(t *testing.T, db *store.DB, accountID, personID, role string) {
+func addMember(t testing.TB, db *store.DB, accountID, personID, role string) {
 	t.Helper()
 	if _, err := db.Exec(context.Background(), `INSERT INTO memberships (account_id, person_id, role, status, joined_at) VALUES (?, ?, ?, 'active', ?)`,
 		accountID, personID, role, store.Now()); err != nil {
@@ -54,7 +55,7 @@ func addMember(t *testing.T, db *store.DB, accountID, personID, role string) {
 	}
 }
 
-func newEnv(t *testing.T, db *store.DB, edition string, trial bool) *env {
+func newEnv(t testing.TB, db *store.DB, edition string, trial bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
@@ -82,7 +83,7 @@ func newEnv(t *testing.T, db *store.DB, edition string, trial bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{db: db, lic: lic, svc: svc, clock: clk, admin: admin, sub: res.Subscription.ID}
+	e := &env{db: db, lic: lic, svc: svc, clock: clk, admin: admin, sub: res.Subscription.ID, keys: map[string]string{}}
 	e.k1 = e.sublicense(t, "Design")
 	e.k2 = e.sublicense(t, "Engineering")
 	d, err := lic.Subscription(ctx, admin, e.sub)
@@ -97,18 +98,19 @@ func newEnv(t *testing.T, db *store.DB, edition string, trial bool) *env {
 	return e
 }
 
-func (e *env) sublicense(t *testing.T, name string) string {
+func (e *env) sublicense(t testing.TB, name string) string {
 	t.Helper()
-	k, _, err := e.lic.CreateSublicense(context.Background(), e.admin, e.sub, license.KeyInput{Name: name, Kind: "dynamic", Seats: 10}, actor)
+	k, plain, err := e.lic.CreateSublicense(context.Background(), e.admin, e.sub, license.KeyInput{Name: name, Kind: "dynamic", Seats: 10}, actor)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.keys[k.ID] = plain
 	return k.ID
 }
 
 func sha(c byte) string { return strings.Repeat(string(c), 64) }
 
-func (e *env) image(t *testing.T, name string) *portal.Image {
+func (e *env) image(t testing.TB, name string) *portal.Image {
 	t.Helper()
 	file := strings.ReplaceAll(name, " ", "-")
 	img, err := e.svc.SaveImage(context.Background(), e.admin, "", portal.ImageInput{Name: name, Description: "Company build",
@@ -120,7 +122,7 @@ func (e *env) image(t *testing.T, name string) *portal.Image {
 	return img
 }
 
-func (e *env) policy(t *testing.T, name, imageID string, groups ...string) *portal.Policy {
+func (e *env) policy(t testing.TB, name, imageID string, groups ...string) *portal.Policy {
 	t.Helper()
 	p, err := e.svc.SavePolicy(context.Background(), e.admin, "", portal.PolicyInput{Name: name, ImageID: imageID, Groups: groups,
 		GoldenImage: portal.SettingSet{On: true, Values: map[string]string{"clipboard": "disconnect", "no_usb": "true"}}}, actor)

@@ -19,6 +19,17 @@ type HostFacts struct {
 	KeyID string
 	CPU   string
 	VMs   []VMFacts
+	// Count > 1 makes this one row stand for that many installations of
+	// the same key and CPU whose VMs fall in the same classes; each VM
+	// then stands for VMFacts.Count VMs (see FleetHosts).
+	Count int
+}
+
+func weight(n int) int {
+	if n <= 0 {
+		return 1
+	}
+	return n
 }
 
 // PreviewInput is the state before and after the change.
@@ -95,16 +106,26 @@ func reach(in PreviewInput, before, after *Policy, beforeImg, afterImg *Image) (
 		changed := false
 		for i := range eb.VMs {
 			if !sameVM(eb.VMs[i], ea.VMs[i]) {
-				vms++
+				vms += vmWeight(h, eb.VMs[i].VMID)
 				changed = true
 			}
 		}
 		eb.VMs, ea.VMs = nil, nil
 		if changed || eb.Hash() != ea.Hash() {
-			hosts++
+			hosts += weight(h.Count)
 		}
 	}
 	return hosts, vms
+}
+
+// vmWeight is how many VMs the host's VM id stands for.
+func vmWeight(h HostFacts, id string) int {
+	for _, v := range h.VMs {
+		if v.ID == id {
+			return weight(v.Count)
+		}
+	}
+	return 1
 }
 
 func sameVM(a, b VMEffective) bool {
@@ -128,8 +149,10 @@ func sameVM(a, b VMEffective) bool {
 func ComputePreview(in PreviewInput) *Preview {
 	out := &Preview{}
 	for _, h := range in.Hosts {
-		out.TotalInstallations++
-		out.TotalVMs += len(h.VMs)
+		out.TotalInstallations += weight(h.Count)
+		for _, v := range h.VMs {
+			out.TotalVMs += weight(v.Count)
+		}
 	}
 	before := in.Before
 	if before == nil {
@@ -227,7 +250,7 @@ func ComputePreview(in PreviewInput) *Preview {
 		}
 		for _, v := range e.VMs {
 			for _, k := range v.Ignored {
-				counts[ig{k, Guest{OS: os[v.VMID], CPU: h.CPU}}]++
+				counts[ig{k, Guest{OS: os[v.VMID], CPU: h.CPU}}] += vmWeight(h, v.VMID)
 			}
 		}
 	}
@@ -306,7 +329,9 @@ func pluralWord(n int, one, many string) string {
 }
 
 // HostLoader loads the inventory's installations of the given keys.
-type HostLoader func(ctx context.Context, accountID string, keyIDs []string) ([]HostFacts, error)
+// imageIDs are the golden images whose VMs must be told apart (the
+// policy's image before and after the change).
+type HostLoader func(ctx context.Context, accountID string, keyIDs, imageIDs []string) ([]HostFacts, error)
 
 // PreviewPolicy computes the effect of saving in as policy id ("" for a
 // new one) from the inventory (s.Hosts), without saving anything.
@@ -368,7 +393,11 @@ func (s *Service) PreviewPolicy(ctx context.Context, c Caller, id string, in Pol
 		}
 	}
 	if len(keys) > 0 {
-		if pin.Hosts, err = s.Hosts(ctx, c.AccountID, keys); err != nil {
+		var imgs []string
+		if before != nil {
+			imgs = append(imgs, before.ImageID)
+		}
+		if pin.Hosts, err = s.Hosts(ctx, c.AccountID, keys, append(imgs, after.ImageID)); err != nil {
 			return nil, err
 		}
 	}

@@ -62,6 +62,9 @@ type Service struct {
 	// Hosts loads the inventory for the policy form's effect preview
 	// (wired to the fleet inventory; nil: no preview).
 	Hosts HostLoader
+	// UpdateSettings fills the answer's update channel and feed (wired to
+	// the updates package; nil: the client's defaults).
+	UpdateSettings UpdateSettingsFunc
 	// Changed is called inside every transaction that changes what an
 	// installation of the account receives (the app wires the fleet's
 	// settings bump, so that check-ins stop answering "unchanged").

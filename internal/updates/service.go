@@ -64,7 +64,11 @@ type Fetcher func(ctx context.Context, url string) (io.ReadCloser, error)
 type Service struct {
 	DB     *store.DB
 	Config Config
-	cache  feedCache
+	// SettingsChanged runs inside the transaction that changes an
+	// account's update settings (the app wires the fleet's settings bump,
+	// so that installations get the change at their next check-in).
+	SettingsChanged func(ctx context.Context, tx *store.Tx, accountID string) error
+	cache           feedCache
 }
 
 // New returns the service.

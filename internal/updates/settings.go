@@ -140,6 +140,11 @@ func (s *Service) SaveSettings(ctx context.Context, accountID string, in Setting
 		}
 		out = &Settings{AccountID: accountID, Source: in.Source, Channel: in.Channel, LocalURL: in.LocalURL, CheckFrequency: in.CheckFrequency,
 			AutoDownload: in.AutoDownload, FeedToken: before.FeedToken, UpdatedAt: now}
+		if s.SettingsChanged != nil {
+			if err := s.SettingsChanged(ctx, tx, accountID); err != nil {
+				return err
+			}
+		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: accountID, Action: "update.settings_changed", TargetType: "update_settings",
 			TargetID: accountID, TargetLabel: "Update settings", Before: settingsAudit(before), After: settingsAudit(out)})
 	})

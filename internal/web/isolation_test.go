@@ -91,6 +91,9 @@ func TestTenantIsolationRouteWalk(t *testing.T) {
 		for k, v := range inventoryIsolationFixture(t, node, acctA, objects["subscription"], secret) {
 			objects[k] = v
 		}
+		for k, v := range portalIsolationFixture(t, node, alice, acctA, secret) {
+			objects[k] = v
+		}
 
 		bob := apptest.NewClient(t, node.URL)
 		bob.SignUp("bob@beta.example", pw, "Bob")

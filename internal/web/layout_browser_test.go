@@ -49,6 +49,13 @@ var layoutDocShots = map[string]string{
 	"/accounts/{account}/licenses/{subscription}":             "license-details",
 	"/accounts/{account}/audit":                               "audit-log",
 	"/accounts/{account}/licenses/{subscription}/invitations": "invitations",
+	"/accounts/{account}/golden-images":                       "golden-images",
+	"/accounts/{account}/golden-images/{image}":               "golden-image-form",
+	"/accounts/{account}/policies":                            "policies",
+	"/accounts/{account}/policies/{policy}":                   "policy-form",
+	"/accounts/{account}/user-groups":                         "user-groups",
+	"/accounts/{account}/profiles":                            "profiles",
+	"/accounts/{account}/profiles/{profile}":                  "profile-form",
 }
 
 // layoutWidths are the viewport widths every page must fit: a phone and an

@@ -72,21 +72,18 @@ func (h *portalHandlers) newImage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *portalHandlers) editImage(w http.ResponseWriter, r *http.Request) {
-	if !h.enterprise(w, r, "Golden Images") {
-		return
-	}
 	img, err := h.svc.Image(r.Context(), callerFrom(r), r.PathValue("image"))
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if !h.enterprise(w, r, "Golden Images") {
 		return
 	}
 	h.renderImageForm(w, r, http.StatusOK, img, imageForm(img), nil, nil)
 }
 
 func (h *portalHandlers) saveImage(w http.ResponseWriter, r *http.Request) {
-	if !h.enterprise(w, r, "Golden Images") {
-		return
-	}
 	id := r.PathValue("image")
 	var old *portal.Image
 	if id != "" {
@@ -95,6 +92,9 @@ func (h *portalHandlers) saveImage(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
+	}
+	if !h.enterprise(w, r, "Golden Images") {
+		return
 	}
 	img, err := h.svc.SaveImage(r.Context(), callerFrom(r), id, imageInput(r.PostForm), ActorFrom(r))
 	if fe, ok := portal.IsFieldError(err); ok {
@@ -123,9 +123,6 @@ type linkCheck struct {
 // verifyLink checks the typed links of the form (never saving anything)
 // and shows the form again with what it found.
 func (h *portalHandlers) verifyLink(w http.ResponseWriter, r *http.Request) {
-	if !h.enterprise(w, r, "Golden Images") {
-		return
-	}
 	var old *portal.Image
 	if id := r.PostFormValue("image_id"); id != "" {
 		var err error
@@ -133,6 +130,9 @@ func (h *portalHandlers) verifyLink(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
+	}
+	if !h.enterprise(w, r, "Golden Images") {
+		return
 	}
 	checks := map[string]any{}
 	for _, a := range []struct{ key, label string }{{"arm", "Apple silicon"}, {"intel", "Intel"}} {
@@ -160,12 +160,12 @@ func (h *portalHandlers) verifyLink(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *portalHandlers) confirmDeleteImage(w http.ResponseWriter, r *http.Request) {
-	if !h.enterprise(w, r, "Golden Images") {
-		return
-	}
 	img, err := h.svc.Image(r.Context(), callerFrom(r), r.PathValue("image"))
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if !h.enterprise(w, r, "Golden Images") {
 		return
 	}
 	h.render(w, r, http.StatusOK, "portal_image_delete", &Page{Title: "Delete golden image",
@@ -173,13 +173,13 @@ func (h *portalHandlers) confirmDeleteImage(w http.ResponseWriter, r *http.Reque
 }
 
 func (h *portalHandlers) deleteImage(w http.ResponseWriter, r *http.Request) {
-	if !h.enterprise(w, r, "Golden Images") {
-		return
-	}
 	c := callerFrom(r)
 	img, err := h.svc.Image(r.Context(), c, r.PathValue("image"))
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if !h.enterprise(w, r, "Golden Images") {
 		return
 	}
 	err = h.svc.DeleteImage(r.Context(), c, img.ID, ActorFrom(r))

@@ -164,12 +164,12 @@ func (h *portalHandlers) newPolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *portalHandlers) editPolicy(w http.ResponseWriter, r *http.Request) {
-	if !h.enterprise(w, r, "Policies") {
-		return
-	}
 	p, err := h.svc.Policy(r.Context(), callerFrom(r), r.PathValue("policy"))
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if !h.enterprise(w, r, "Policies") {
 		return
 	}
 	h.renderPolicyForm(w, r, http.StatusOK, p, "general", policyFormValues(p), nil)
@@ -230,9 +230,6 @@ func (h *portalHandlers) renderPolicyForm(w http.ResponseWriter, r *http.Request
 // saves. Every step posts the whole policy: the other steps' values ride
 // along as hidden fields.
 func (h *portalHandlers) policyForm(w http.ResponseWriter, r *http.Request) {
-	if !h.enterprise(w, r, "Policies") {
-		return
-	}
 	c := callerFrom(r)
 	var p *portal.Policy
 	if id := r.PostFormValue("policy_id"); id != "" {
@@ -241,6 +238,9 @@ func (h *portalHandlers) policyForm(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
+	}
+	if !h.enterprise(w, r, "Policies") {
+		return
 	}
 	step := r.PostFormValue("step")
 	if !validStep(step) {
@@ -294,25 +294,25 @@ func (h *portalHandlers) policyForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *portalHandlers) confirmDeletePolicy(w http.ResponseWriter, r *http.Request) {
-	if !h.enterprise(w, r, "Policies") {
-		return
-	}
 	p, err := h.svc.Policy(r.Context(), callerFrom(r), r.PathValue("policy"))
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if !h.enterprise(w, r, "Policies") {
 		return
 	}
 	h.render(w, r, http.StatusOK, "portal_policy_delete", &Page{Title: "Delete policy", Data: map[string]any{"Policy": p}})
 }
 
 func (h *portalHandlers) deletePolicy(w http.ResponseWriter, r *http.Request) {
-	if !h.enterprise(w, r, "Policies") {
-		return
-	}
 	c := callerFrom(r)
 	p, err := h.svc.Policy(r.Context(), c, r.PathValue("policy"))
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if !h.enterprise(w, r, "Policies") {
 		return
 	}
 	if err := h.svc.DeletePolicy(r.Context(), c, p.ID, ActorFrom(r)); err != nil {
