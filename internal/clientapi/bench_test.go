@@ -61,6 +61,7 @@ func BenchmarkClientAPI(b *testing.B) {
 	type engine struct {
 		name     string
 		open     func(testing.TB) *store.DB
+		db       *store.DB
 		act      *agent.LoadResult
 		actCPU   time.Duration
 		checks   []*agent.LoadResult
@@ -75,6 +76,7 @@ func BenchmarkClientAPI(b *testing.B) {
 	}
 	for _, e := range engines {
 		db := e.open(b)
+		e.db = db
 		svc := license.New(db, license.Config{PublicURL: "https://gatehouse.test"})
 		srv := httptest.NewServer(New(svc, Config{ActivationLimit: DefaultActivationLimit}))
 		defer srv.Close()
@@ -146,6 +148,11 @@ func BenchmarkClientAPI(b *testing.B) {
 	}
 	fmt.Println("  * CPU time of this process (load generator + server) per request; other processes on the machine do not")
 	fmt.Println("    inflate it, so \"vs bare (CPU)\" is the ratio an otherwise idle machine would show. PostgreSQL's own CPU is not in it.")
+	for _, e := range engines {
+		w, _ := e.db.Stats()
+		fmt.Printf("  %s writer pool: %d connections opened in all, %d closed for the idle cap, %d waits (%v waiting)\n",
+			e.name, w.OpenConnections+int(w.MaxIdleClosed+w.MaxIdleTimeClosed+w.MaxLifetimeClosed), w.MaxIdleClosed, w.WaitCount, w.WaitDuration.Round(time.Millisecond))
+	}
 	fmt.Println("  targets: activations ≥ 1500/s SQLite, ≥ 1000/s PostgreSQL; license checks ≥ 30% of the bare handler")
 }
 
