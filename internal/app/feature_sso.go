@@ -64,15 +64,19 @@ func (d ssoDirectory) Integration(ctx context.Context, accountID string) (sso.In
 	if err != nil {
 		return sso.Integration{}, err
 	}
+	out := sso.Integration{SP: d.idp.SPSettings(accountID), Groups: sso.Groups(in.Groups),
+		Active: in.Active, BackupPersonID: in.BackupPersonID}
 	idpSettings, err := d.idp.IdPSettings(ctx, accountID)
 	if errors.Is(err, idp.ErrSAMLIncomplete) {
-		return sso.Integration{}, fmt.Errorf("%w: %v", sso.ErrIdPIncomplete, err)
+		// The groups still hold: SCIM's membership effects need them
+		// before SAML is filled in (sso.Directory).
+		return out, fmt.Errorf("%w: %v", sso.ErrIdPIncomplete, err)
 	}
 	if err != nil {
 		return sso.Integration{}, err
 	}
-	return sso.Integration{SP: d.idp.SPSettings(accountID), IdP: idpSettings, Groups: sso.Groups(in.Groups),
-		Active: in.Active, BackupPersonID: in.BackupPersonID}, nil
+	out.IdP = idpSettings
+	return out, nil
 }
 
 func (d ssoDirectory) SP(accountID string) saml.SPSettings { return d.idp.SPSettings(accountID) }

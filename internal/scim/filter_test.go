@@ -128,6 +128,12 @@ func TestFilterSemantics(t *testing.T) {
 		{`userName eq "\u00DCn\u00EFcode@example.com"`, []string{"ümlaut"}},
 		{`  userName eq "bjensen@example.com"  `, []string{"bjensen"}},
 		{`userName eq "x]y" or displayName eq "[Straße]"`, nil},
+		// Entra's matching query: a comparison on a sub-attribute after a
+		// value filter reads as one more condition inside it.
+		{`emails[type eq "work"].value eq "JOHN@example.org"`, []string{"jsmith"}},
+		{`emails[type eq "home"].value eq "john@example.org"`, nil},
+		{`emails[type eq "work"].value co "example.org" or userName eq "bjensen@example.com"`, []string{"bjensen", "jsmith"}},
+		{`emails[type eq "work" or type eq "home"].value pr and active eq false`, []string{"jsmith"}},
 	}
 	for _, c := range cases {
 		f, err := parseFilter(userType, c.filter)
@@ -152,7 +158,8 @@ func TestFilterErrors(t *testing.T) {
 	for _, f := range []string{
 		``, `userName`, `userName eq`, `userName eq "a`, `userName zz "a"`, `nosuch eq "a"`, `name.nosuch eq "a"`,
 		`userName eq 1`, `active eq "yes"`, `active gt false`, `active co "t"`, `meta.created gt "not a date"`,
-		`meta.created co "2011"`, `name eq "Barbara"`, `emails[nosuch eq "x"]`, `emails[type eq "x"].value eq "y"`,
+		`meta.created co "2011"`, `name eq "Barbara"`, `emails[nosuch eq "x"]`, `emails[type eq "x"].value`,
+		`emails[type eq "x"].nosuch eq "y"`, `emails[type eq "x"].value eq`, `emails[].value eq "y"`,
 		`emails[type eq "work"`, `emails type eq "work"]`, `emails[]`, `emails[type eq "a"[x eq "b"]]`,
 		`userName eq "a" and`, `(userName eq "a"`, `not userName eq "a"`, `gatehouseValueFilter0 pr`,
 		`userName eq "bad \q escape"`, strings.Repeat(`userName eq "a" or `, 300) + `userName eq "a"`,
@@ -259,5 +266,38 @@ func TestEntraStringBooleansEverywhere(t *testing.T) {
 	}
 	if data["active"] != true || dig(data["emails"].([]any)[0], "primary") != true {
 		t.Errorf("%v", data)
+	}
+}
+
+// Filter errors name the character where the filter goes wrong in the
+// client's own text (not in any rewritten form), and never the parser's
+// internals.
+func TestFilterErrorPosition(t *testing.T) {
+	cases := map[string]string{
+		`userName eq "a" and`:                        `at character 20 (the end): the filter ends where an expression should start`,
+		`emails[type eq "work"] and userName zz "a"`: `at character 37 ("zz \"a\""): expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le or pr) after "userName"`,
+		`emails[type zz "work"].value eq "a"`:        `at character 13 ("zz \"work\"].value eq …"): expected an operator`,
+		`userName eq "a`:                             `at character 15 (the end): a quoted string is not closed`,
+		`emails[type eq "work"].value`:               `at character 29 (the end): expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le or pr) after ".value"`,
+		`emails[]`:                                   `at character 8 ("]"): the value filter [...] is empty`,
+		`userName eq bjensen`:                        `at character 13 ("bjensen"): expected a value: a quoted string, a number, true, false or null`,
+		`(userName eq "a"`:                           `at character 1 ("(userName eq \"a\""): this '(' is not closed`,
+		`userName eq "a" userName eq "b"`:            `at character 17 ("userName eq \"b\""): expected and, or`,
+	}
+	for f, want := range cases {
+		_, err := parseFilter(userType, f)
+		e, ok := asError(err)
+		if !ok || e.ScimType != ErrInvalidFilter {
+			t.Errorf("%q: %v, want invalidFilter", f, err)
+			continue
+		}
+		if !strings.Contains(e.Detail, want) {
+			t.Errorf("%q: %q, want it to contain %q", f, e.Detail, want)
+		}
+		for _, leak := range []string{"int32", "parse conflict", "op.", vfPrefix} {
+			if strings.Contains(e.Detail, leak) {
+				t.Errorf("%q: %q leaks %q", f, e.Detail, leak)
+			}
+		}
 	}
 }

@@ -28,19 +28,47 @@ const vfPrefix = "gatehouseValueFilter"
 
 const maxParens = 32
 
-// prepare returns text with each bracketed value filter replaced by
-// "[vfPrefixN pr]" and the bracket contents, and \u escapes upper-cased.
-func prepare(text string) (string, []string, error) {
+// prepared is a filter or path ready for the third-party parser.
+type prepared struct {
+	outer string   // the text with each value filter replaced by "[vfPrefixN pr]"
+	pos   []int    // pos[k] is the offset in the original text of outer[k]
+	inner []string // the value filters' contents
+	at    []int    // at[i] is the offset in the original text of inner[i]
+	end   []int    // end[i] is the offset of inner[i]'s closing ']'
+}
+
+// origin maps an offset in outer back to the original text.
+func (p *prepared) origin(k int) int {
+	switch {
+	case len(p.pos) == 0:
+		return 0
+	case k < 0:
+		return p.pos[0]
+	case k >= len(p.pos):
+		return p.pos[len(p.pos)-1] + 1
+	}
+	return p.pos[k]
+}
+
+// prepare replaces each bracketed value filter by "[vfPrefixN pr]" and
+// upper-cases \u escapes. In a filter (inFilter), Entra's matching query
+// `emails[type eq "work"].value eq "x"` — a comparison on a sub-attribute
+// after a value filter, which RFC 7644's grammar does not have — is read as
+// `emails[(type eq "work") and value eq "x"]` (docs/decisions.md).
+func prepare(text string, inFilter bool) (*prepared, error) {
+	p := &prepared{}
 	var out strings.Builder
-	var inner []string
 	var cur strings.Builder // content of the current brackets
 	depth, parens := 0, 0
 	inString := false
-	w := func(s string) {
+	w := func(at int, s string) {
 		if depth > 0 {
 			cur.WriteString(s)
-		} else {
-			out.WriteString(s)
+			return
+		}
+		out.WriteString(s)
+		for range s {
+			p.pos = append(p.pos, at)
 		}
 	}
 	for i := 0; i < len(text); i++ {
@@ -48,53 +76,87 @@ func prepare(text string) (string, []string, error) {
 		switch {
 		case inString && c == '\\':
 			if i+1 >= len(text) {
-				return "", nil, syntaxError("a backslash ends the filter")
+				return nil, posError{at: i, msg: "a backslash ends the text"}
 			}
 			if text[i+1] == 'u' && i+5 < len(text) {
-				w(`\u` + strings.ToUpper(text[i+2:i+6]))
+				w(i, `\u`+strings.ToUpper(text[i+2:i+6]))
 				i += 5
 				continue
 			}
-			w(text[i : i+2])
+			w(i, text[i:i+2])
 			i++
 		case c == '"':
 			inString = !inString
-			w(`"`)
+			w(i, `"`)
 		case inString:
-			w(text[i : i+1])
+			w(i, text[i:i+1])
 		case c == '(':
 			// The parser backtracks on parentheses; IdPs nest one or two.
 			if parens++; parens > maxParens {
-				return "", nil, syntaxError(fmt.Sprintf("parentheses are nested deeper than %d", maxParens))
+				return nil, posError{at: i, msg: fmt.Sprintf("parentheses are nested deeper than %d", maxParens)}
 			}
-			w("(")
+			w(i, "(")
 		case c == ')':
 			parens--
-			w(")")
+			w(i, ")")
 		case c == '[':
 			if depth > 0 {
-				return "", nil, syntaxError("value filters [...] cannot be nested")
+				return nil, posError{at: i, msg: "value filters [...] cannot be nested"}
 			}
 			depth = 1
 			cur.Reset()
+			at := i + 1
+			for at < len(text) && text[at] == ' ' {
+				at++
+			}
+			p.at = append(p.at, at)
 		case c == ']':
 			if depth == 0 {
-				return "", nil, syntaxError("a ']' has no '[' before it")
+				return nil, posError{at: i, msg: "a ']' has no '[' before it"}
 			}
 			depth = 0
-			fmt.Fprintf(&out, "[%s%d pr]", vfPrefix, len(inner))
-			inner = append(inner, strings.TrimSpace(cur.String()))
+			content := strings.TrimSpace(cur.String())
+			if inFilter {
+				if sub, n := subAttrComparison(text[i+1:]); n > 0 && content != "" {
+					content = "(" + content + ") and " + sub
+					w(i, fmt.Sprintf("[%s%d pr]", vfPrefix, len(p.inner)))
+					p.inner = append(p.inner, content)
+					p.end = append(p.end, i)
+					i += n
+					continue
+				}
+			}
+			w(i, fmt.Sprintf("[%s%d pr]", vfPrefix, len(p.inner)))
+			p.inner = append(p.inner, content)
+			p.end = append(p.end, i)
 		default:
-			w(text[i : i+1])
+			w(i, text[i:i+1])
 		}
 	}
 	if inString {
-		return "", nil, syntaxError("a quoted string is not closed")
+		return nil, posError{at: len(text), msg: "a quoted string is not closed"}
 	}
 	if depth > 0 {
-		return "", nil, syntaxError("a '[' is not closed")
+		return nil, posError{at: len(text), msg: "a '[' is not closed"}
 	}
-	return out.String(), inner, nil
+	p.outer = out.String()
+	return p, nil
+}
+
+var subAttrCompare = regexp.MustCompile(`^\.([A-Za-z][A-Za-z0-9_-]*) +(?i:(pr)|(eq|ne|co|sw|ew|gt|ge|lt|le) +("(?:[^"\\]|\\.)*"|[^\s()\[\]"]+))`)
+
+// subAttrComparison reads ".sub op value" (or ".sub pr") at the start of
+// rest, as Entra writes it after a value filter; it returns the comparison
+// without the dot and the number of bytes it spans (0: none).
+func subAttrComparison(rest string) (string, int) {
+	m := subAttrCompare.FindStringSubmatch(rest)
+	if m == nil {
+		return "", 0
+	}
+	if m[2] != "" {
+		return m[1] + " pr", len(m[0])
+	}
+	return m[1] + " " + m[3] + " " + m[4], len(m[0])
 }
 
 // syntaxError is a filter or path problem described by this package, in
@@ -105,21 +167,61 @@ type syntaxError string
 
 func (e syntaxError) Error() string { return string(e) }
 
+// posError is a syntax problem at a character of the client's text (a
+// 0-based byte offset); msg is empty when only the place is known.
+type posError struct {
+	at   int
+	msg  string
+	text string // the client's text, to quote what is at the place
+}
+
+func (e posError) Error() string { return fmt.Sprintf("at %d: %s", e.at, e.msg) }
+
 var conflictPos = regexp.MustCompile(`^parse conflict \[(\d+):(\d+)\]`)
 
+// conflictAt returns the 0-based column of a filter-parser error.
+func conflictAt(err error) (int, bool) {
+	if m := conflictPos.FindStringSubmatch(err.Error()); m != nil {
+		if col, err := strconv.Atoi(m[2]); err == nil {
+			return col, true
+		}
+	}
+	return 0, false
+}
+
+const grammarHint = "write comparisons as attribute operator value (userName eq \"bjensen\"), joined by and, or, not and parentheses"
+
 // syntaxMessage is what a client reads for a filter (or path) that does
-// not parse.
+// not parse: in SCIM's terms, with the character where it goes wrong.
 func syntaxMessage(what string, err error) string {
+	var pe posError
+	if errors.As(err, &pe) {
+		place := fmt.Sprintf("at character %d", pe.at+1)
+		if pe.text != "" {
+			if pe.at >= len(pe.text) {
+				place += " (the end)"
+			} else {
+				near := pe.text[pe.at:]
+				if len(near) > 20 {
+					near = near[:20]
+					for !utf8.ValidString(near) {
+						near = near[:len(near)-1]
+					}
+					near += "…"
+				}
+				place += fmt.Sprintf(" (%q)", near)
+			}
+		}
+		if pe.msg != "" {
+			return "the " + what + " is not valid " + place + ": " + pe.msg
+		}
+		return "the " + what + " is not valid " + place + "; " + grammarHint
+	}
 	var se syntaxError
 	if errors.As(err, &se) {
 		return "the " + what + " is not valid: " + string(se)
 	}
-	if m := conflictPos.FindStringSubmatch(err.Error()); m != nil {
-		if col, err := strconv.Atoi(m[2]); err == nil {
-			return fmt.Sprintf("the %s is not valid at character %d; write comparisons as attribute operator value (userName eq \"bjensen\"), joined by and, or, not and parentheses", what, col+1)
-		}
-	}
-	return "the " + what + " is not valid; write comparisons as attribute operator value (userName eq \"bjensen\"), joined by and, or, not and parentheses"
+	return "the " + what + " is not valid; " + grammarHint
 }
 
 // checkText refuses what no filter or path may contain: invalid UTF-8 and
@@ -144,57 +246,91 @@ func parseFilterExpr(text string) (expr filter.Expression, err error) {
 			expr, err = nil, fmt.Errorf("parser failure: %v", p)
 		}
 	}()
-	outer, inner, err := prepare(strings.TrimSpace(text))
+	text = strings.TrimSpace(text)
+	defer func() { err = withText(err, text) }()
+	p, err := prepare(text, true)
 	if err != nil {
 		return nil, err
 	}
-	e, err := filter.ParseFilterNumber([]byte(outer))
+	e, err := filter.ParseFilterNumber([]byte(p.outer))
 	if err != nil {
-		return nil, err
+		return nil, diagnosed(text, p.outerError(err))
 	}
-	vfs, err := parseInner(inner)
+	vfs, err := parseInner(p)
 	if err != nil {
-		return nil, err
+		return nil, diagnosed(text, err)
 	}
 	return substitute(e, vfs)
 }
 
 // parsePathExpr parses a PATCH path the same way.
-func parsePathExpr(text string) (p filter.Path, err error) {
+func parsePathExpr(text string) (fp filter.Path, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			p, err = filter.Path{}, fmt.Errorf("parser failure: %v", r)
+			fp, err = filter.Path{}, fmt.Errorf("parser failure: %v", r)
 		}
 	}()
-	outer, inner, err := prepare(strings.TrimSpace(text))
+	text = strings.TrimSpace(text)
+	defer func() { err = withText(err, text) }()
+	p, err := prepare(text, false)
 	if err != nil {
 		return filter.Path{}, err
 	}
-	p, err = filter.ParsePathNumber([]byte(outer))
+	fp, err = filter.ParsePathNumber([]byte(p.outer))
+	if err != nil {
+		return filter.Path{}, p.outerError(err)
+	}
+	vfs, err := parseInner(p)
 	if err != nil {
 		return filter.Path{}, err
 	}
-	vfs, err := parseInner(inner)
-	if err != nil {
-		return filter.Path{}, err
-	}
-	if p.ValueExpression != nil {
-		if p.ValueExpression, err = placeholder(p.ValueExpression, vfs); err != nil {
+	if fp.ValueExpression != nil {
+		if fp.ValueExpression, err = placeholder(fp.ValueExpression, vfs); err != nil {
 			return filter.Path{}, err
 		}
 	}
-	return p, nil
+	return fp, nil
 }
 
-func parseInner(inner []string) ([]filter.Expression, error) {
-	vfs := make([]filter.Expression, len(inner))
-	for i, s := range inner {
+// diagnosed prefers diagnose's account of a parse error to the parser's.
+func diagnosed(text string, err error) error {
+	if at, msg, ok := diagnose(text); ok {
+		return posError{at: at, msg: msg}
+	}
+	return err
+}
+
+// withText attaches the client's text to a position error, for quoting.
+func withText(err error, text string) error {
+	var pe posError
+	if errors.As(err, &pe) {
+		pe.text = text
+		return pe
+	}
+	return err
+}
+
+// outerError places a parser error on the client's text.
+func (p *prepared) outerError(err error) error {
+	if col, ok := conflictAt(err); ok {
+		return posError{at: p.origin(col)}
+	}
+	return err
+}
+
+func parseInner(p *prepared) ([]filter.Expression, error) {
+	vfs := make([]filter.Expression, len(p.inner))
+	for i, s := range p.inner {
 		if s == "" {
-			return nil, syntaxError("a value filter [] is empty")
+			return nil, posError{at: p.end[i], msg: "a value filter [] is empty"}
 		}
 		e, err := filter.ParseFilterNumber([]byte(s))
 		if err != nil {
-			return nil, syntaxError("the value filter [...] number " + strconv.Itoa(i+1) + " is not valid")
+			at := p.end[i]
+			if col, ok := conflictAt(err); ok && p.at[i]+col < p.end[i] {
+				at = p.at[i] + col
+			}
+			return nil, posError{at: at}
 		}
 		vfs[i] = e
 	}

@@ -75,7 +75,10 @@ type Directory interface {
 	// is not activated.
 	AccountForDomain(ctx context.Context, domain string) (accountID string, active bool, err error)
 	// Integration returns an account's integration (store.ErrNotFound when
-	// it has none).
+	// it has none). With an error wrapping ErrIdPIncomplete it still
+	// returns the integration without its IdP settings: the groups, the
+	// backup login and Active hold before SAML is filled in, and SCIM,
+	// often set up first, acts on them.
 	Integration(ctx context.Context, accountID string) (Integration, error)
 	// SP returns our SAML identity for an account (entity ID, ACS URL); it is
 	// derived from the public URL and the account id alone.
