@@ -32,21 +32,26 @@ func PostgresCPU(ctx context.Context, db *store.DB) time.Duration {
 		if rows.Scan(&pid) != nil {
 			return 0
 		}
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the parenthesised command: state is field 3, utime
-		// and stime are fields 14 and 15, in clock ticks (100 per second on
-		// Linux).
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 13 {
-			continue
-		}
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		total += time.Duration(ut+st) * 10 * time.Millisecond
+		total += ProcessCPU(pid)
 	}
 	return total
+}
+
+// ProcessCPU is the CPU time (user + system) process pid has used so far,
+// from /proc/<pid>/stat; 0 when it cannot be read.
+func ProcessCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command: state is field 3, utime and
+	// stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
