@@ -113,7 +113,9 @@ func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
 	// larger than the concurrent transactions would deadlock them.
 	pool.SetMaxOpenConns(32)
 	pool.SetMaxIdleConns(32)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
+	// Connections a burst opened close after a quiet minute, so that the
+	// nodes sharing a server do not hold max_connections between bursts.
+	pool.SetConnMaxIdleTime(time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.PingContext(pctx); err != nil {
