@@ -123,4 +123,9 @@ func TestMigrateVersionHelp(t *testing.T) {
 	if code := run(ctx, []string{"serve", "--database-url", "mysql://x"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "unsupported URL") {
 		t.Errorf("bad database url: %d %q", code, errOut.String())
 	}
+	errOut.Reset()
+	if code := run(ctx, []string{"serve", "--database-url", db, "--scim-rate-limit", "100/s"}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "--scim-rate-limit") || !strings.Contains(errOut.String(), "the burst is missing") {
+		t.Errorf("bad --scim-rate-limit: %d %q", code, errOut.String())
+	}
 }

@@ -61,10 +61,12 @@ func BenchmarkClientAPI(b *testing.B) {
 	type engine struct {
 		name     string
 		open     func(testing.TB) *store.DB
+		db       *store.DB
 		act      *agent.LoadResult
 		actCPU   time.Duration
 		checks   []*agent.LoadResult
 		checkCPU time.Duration
+		dbCPU    time.Duration // PostgreSQL backends' CPU during the checks
 		check    func(ctx context.Context, i int) error
 	}
 	var engines []*engine
@@ -75,6 +77,7 @@ func BenchmarkClientAPI(b *testing.B) {
 	}
 	for _, e := range engines {
 		db := e.open(b)
+		e.db = db
 		svc := license.New(db, license.Config{PublicURL: "https://gatehouse.test"})
 		srv := httptest.NewServer(New(svc, Config{ActivationLimit: DefaultActivationLimit}))
 		defer srv.Close()
@@ -119,9 +122,10 @@ func BenchmarkClientAPI(b *testing.B) {
 		bareRuns = append(bareRuns, agent.Run(ctx, agent.LoadOptions{N: nChk / rounds, Concurrency: conc}, bareOp))
 		bareCPU += cpuTime() - cpu0
 		for _, e := range engines {
-			cpu0 := cpuTime()
+			cpu0, db0 := cpuTime(), testenv.PostgresCPU(ctx, e.db)
 			res := agent.Run(ctx, agent.LoadOptions{N: nChk / rounds, Concurrency: conc}, e.check)
 			e.checkCPU += cpuTime() - cpu0
+			e.dbCPU += testenv.PostgresCPU(ctx, e.db) - db0
 			if res.Outcomes["ok"] != nChk/rounds {
 				b.Fatalf("%s checks: %s", e.name, res.Summary())
 			}
@@ -146,6 +150,18 @@ func BenchmarkClientAPI(b *testing.B) {
 	}
 	fmt.Println("  * CPU time of this process (load generator + server) per request; other processes on the machine do not")
 	fmt.Println("    inflate it, so \"vs bare (CPU)\" is the ratio an otherwise idle machine would show. PostgreSQL's own CPU is not in it.")
+	for _, e := range engines {
+		if e.dbCPU > 0 {
+			withDB := perReq(e.checkCPU+e.dbCPU, rounds*(nChk/rounds))
+			fmt.Printf("  %s license checks with the database's CPU: %.0f µs/req (%.0f in PostgreSQL) = %.1f%% of bare (CPU)\n",
+				e.name, withDB, perReq(e.dbCPU, rounds*(nChk/rounds)), 100*bareCPUReq/withDB)
+		}
+	}
+	for _, e := range engines {
+		w, _ := e.db.Stats()
+		fmt.Printf("  %s writer pool: %d connections opened in all, %d closed for the idle cap, %d waits (%v waiting)\n",
+			e.name, w.OpenConnections+int(w.MaxIdleClosed+w.MaxIdleTimeClosed+w.MaxLifetimeClosed), w.MaxIdleClosed, w.WaitCount, w.WaitDuration.Round(time.Millisecond))
+	}
 	fmt.Println("  targets: activations ≥ 1500/s SQLite, ≥ 1000/s PostgreSQL; license checks ≥ 30% of the bare handler")
 }
 

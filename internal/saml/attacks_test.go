@@ -2,6 +2,7 @@ package saml
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -310,6 +311,25 @@ func TestReplayAndAccounts(t *testing.T) {
 		// And it stays usable by A with a response made for A.
 		if _, err := e.consume(t, goSign(t, e.resp(reqA).xml(), idpKey, false, true, false), bindA); err != nil {
 			t.Fatalf("A after B's refusal: %v", err)
+		}
+
+		// An assertion id already accepted, answering a fresh request (an
+		// IdP reusing ids): a replay, and the request stays unconsumed —
+		// the consumption and the replay record are one atomic write.
+		reqD, bindD := e.start(t)
+		first := e.resp(reqD)
+		if _, err := e.consume(t, goSign(t, first.xml(), idpKey, false, true, false), bindD); err != nil {
+			t.Fatalf("response for request D refused: %v", err)
+		}
+		reqC, bindC := e.start(t)
+		again := e.resp(reqC)
+		again.AssertionID = first.AssertionID
+		if _, err := e.consume(t, goSign(t, again.xml(), idpKey, false, true, false), bindC); refusalCode(err) != CodeReplay {
+			t.Fatalf("reused assertion id on a fresh request: got %v, want %s", err, CodeReplay)
+		}
+		var consumed sql.NullInt64
+		if err := db.QueryRow(context.Background(), `SELECT consumed_at FROM saml_requests WHERE id = ?`, reqC).Scan(&consumed); err != nil || consumed.Valid {
+			t.Fatalf("fresh request after the refused replay: consumed_at %v, %v; want unconsumed", consumed, err)
 		}
 	})
 }

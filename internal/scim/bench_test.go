@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,7 +70,7 @@ func TestProvisioningBenchmark(t *testing.T) {
 	if phases == "" || phases == "small" {
 		fmt.Printf("\n-- %d users + %d groups × %d members  (%s)\n", smallUsers, smallGroups, nMembers, loadavg())
 		sc := startScimmy(t)
-		ref := provision(t, &idpClient{base: sc.base, token: sc.token, conc: conc}, smallUsers, smallGroups, nMembers)
+		ref := provision(t, &idpClient{base: sc.base, token: sc.token, conc: conc, serverPID: sc.pid}, smallUsers, smallGroups, nMembers)
 		ref.print("scimmy (in memory)", 0)
 		for _, engine := range []string{"sqlite", "postgres"} {
 			if !engineOK(engine) {
@@ -110,10 +111,12 @@ func loadavg() string {
 // node is a `gatehouse serve` process with one account and its SCIM token.
 type node struct {
 	base, token string
+	pid         int
+	db          *store.DB // the node's database, to read PostgreSQL's CPU time
 }
 
 func (n *node) client(conc int) *idpClient {
-	return &idpClient{base: n.base, token: n.token, conc: conc}
+	return &idpClient{base: n.base, token: n.token, conc: conc, serverPID: n.pid, db: n.db}
 }
 
 // startNode migrates a fresh database with the binary, creates an account
@@ -139,10 +142,10 @@ func startNode(t *testing.T, bin, engine string) *node {
 	}
 	account := newAccount(t, db, "Bench")
 	token, err := (&Service{DB: db}).GenerateToken(ctx, account, admin, 0)
-	db.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { db.Close() })
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	logs, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
@@ -173,7 +176,7 @@ func startNode(t *testing.T, bin, engine string) *node {
 		}
 		time.Sleep(50 * time.Millisecond) // polling for readiness, not timing
 	}
-	return &node{base: "http://" + addr + "/scim/v2", token: token}
+	return &node{base: "http://" + addr + "/scim/v2", token: token, pid: cmd.Process.Pid, db: db}
 }
 
 // idpClient is a generic IdP-like SCIM client: conc requests in flight, and
@@ -182,6 +185,8 @@ func startNode(t *testing.T, bin, engine string) *node {
 type idpClient struct {
 	base, token string
 	conc        int
+	serverPID   int       // for CPU accounting
+	db          *store.DB // PostgreSQL's CPU time, when the server uses it
 	once        sync.Once
 	http        *http.Client
 	throttled   atomic.Int64 // 429s received
@@ -227,6 +232,7 @@ type provisioned struct {
 	took      time.Duration
 	throttled int64
 	waited    time.Duration
+	cpu       [3]time.Duration // client (this process), server, database
 	userIDs   []string
 	members   [][]string
 	users     latencies
@@ -244,6 +250,10 @@ func (p *provisioned) print(label string, ref float64) {
 	}
 	fmt.Printf("   %-20s %7d requests in %8v  %6.0f req/s%s  429s %d (waited %v)\n", label, p.requests,
 		p.took.Round(time.Millisecond), p.rate(), ratio, p.throttled, p.waited)
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(p.requests) }
+	total := per(p.cpu[0] + p.cpu[1] + p.cpu[2])
+	fmt.Printf("   %-20s CPU per request: client %.0f µs, server %.0f µs, database %.0f µs → on 2 otherwise idle cores at most %.0f req/s\n",
+		"", per(p.cpu[0]), per(p.cpu[1]), per(p.cpu[2]), 2e6/total)
 	fmt.Printf("   %-20s POST /Users %s\n", "", p.users.summary())
 	fmt.Printf("   %-20s POST /Groups %s; PATCH members %s\n", "", p.groups.summary(), p.patches.summary())
 }
@@ -254,6 +264,16 @@ func provision(t *testing.T, c *idpClient, nUsers, nGroups, nMembers int) *provi
 	t.Helper()
 	p := &provisioned{userIDs: make([]string, nUsers), members: make([][]string, nGroups), client: c}
 	throttled0, waited0 := c.throttled.Load(), c.waited.Load()
+	cpu := func() [3]time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		var db time.Duration
+		if c.db != nil {
+			db = testenv.PostgresCPU(context.Background(), c.db)
+		}
+		return [3]time.Duration{time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), testenv.ProcessCPU(c.serverPID), db}
+	}
+	cpu0 := cpu()
 	start := time.Now()
 	parallel(nUsers, c.conc, func(i int) {
 		st, b, d := c.do(t, "POST", "/Users", map[string]any{
@@ -307,6 +327,10 @@ func provision(t *testing.T, c *idpClient, nUsers, nGroups, nMembers int) *provi
 		p.patches.add(d)
 	})
 	p.took = time.Since(start)
+	cpu1 := cpu()
+	for i := range p.cpu {
+		p.cpu[i] = cpu1[i] - cpu0[i]
+	}
 	p.requests = nUsers + 2*nGroups
 	p.throttled = c.throttled.Load() - throttled0
 	p.waited = time.Duration(c.waited.Load() - waited0)

@@ -103,6 +103,7 @@ type side struct {
 	base  string
 	token string
 	ids   map[string]string
+	pid   int // the peer's process (benchmarks read its CPU time)
 }
 
 type dresult struct {
@@ -259,7 +260,7 @@ func startScimmy(t *testing.T) *side {
 	case <-time.After(30 * time.Second):
 		t.Fatal("scimmy peer did not start within 30 s")
 	}
-	return &side{name: "scimmy", base: fmt.Sprintf("http://127.0.0.1:%d/scim/v2", port), token: token, ids: map[string]string{}}
+	return &side{name: "scimmy", base: fmt.Sprintf("http://127.0.0.1:%d/scim/v2", port), token: token, ids: map[string]string{}, pid: cmd.Process.Pid}
 }
 
 func TestDifferentialScimmy(t *testing.T) {
