@@ -50,16 +50,6 @@ func TestPasswordProblem(t *testing.T) {
 	}
 }
 
-func TestSafeCSV(t *testing.T) {
-	got := SafeCSV("=cmd()", "+1", "-2", "@x", "plain", "")
-	want := []string{"'=cmd()", "'+1", "'-2", "'@x", "plain", ""}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("SafeCSV[%d] = %q, want %q", i, got[i], want[i])
-		}
-	}
-}
-
 func TestAccountInputValidate(t *testing.T) {
 	in := AccountInput{Name: "  Acme  ", Country: "de", ContactEmail: "Boss@Acme.example"}
 	if err := in.Validate(); err != nil {

@@ -2,12 +2,12 @@ package account
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"gatehouse/internal/csvexport"
 	"gatehouse/internal/store"
 )
 
@@ -67,68 +67,45 @@ func (s *Service) AuditLog(ctx context.Context, accountID string, f AuditFilter)
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
-	rows, err := s.DB.Query(ctx, q, args...)
+	out, err := store.QueryAll(ctx, s.DB, func(row store.Scanner) (AuditEntry, error) {
+		var e AuditEntry
+		if err := row.Scan(&e.ID, &e.At, &e.ActorType, &e.ActorID, &e.ActorLabel, &e.Action, &e.TargetType, &e.TargetID,
+			&e.TargetLabel, &e.Before, &e.After, &e.SourceIP, &e.RequestID); err != nil {
+			return e, err
+		}
+		return e, nil
+	}, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
-		var e AuditEntry
-		if err := rows.Scan(&e.ID, &e.At, &e.ActorType, &e.ActorID, &e.ActorLabel, &e.Action, &e.TargetType, &e.TargetID,
-			&e.TargetLabel, &e.Before, &e.After, &e.SourceIP, &e.RequestID); err != nil {
-			return nil, fmt.Errorf("audit log: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AuditActions lists the distinct actions recorded for an account (for the
 // filter's choices).
 func (s *Service) AuditActions(ctx context.Context, accountID string) ([]string, error) {
-	rows, err := s.DB.Query(ctx, `SELECT DISTINCT action FROM audit_log WHERE account_id = ? ORDER BY action`, accountID)
+	out, err := store.QueryAll(ctx, s.DB, store.ScanValue[string], `SELECT DISTINCT action FROM audit_log WHERE account_id = ? ORDER BY action`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("audit actions: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			return nil, fmt.Errorf("audit actions: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // WriteAuditCSV writes entries as CSV with a header row. Cells that a
 // spreadsheet would run as a formula are prefixed with a quote.
 func WriteAuditCSV(w io.Writer, entries []AuditEntry) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"time_utc", "actor_type", "actor", "actor_id", "action", "target_type", "target",
-		"target_id", "before", "after", "source_ip", "request_id"}); err != nil {
+	cw, err := csvexport.New(w, "time_utc", "actor_type", "actor", "actor_id", "action", "target_type", "target",
+		"target_id", "before", "after", "source_ip", "request_id")
+	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		if err := cw.Write(SafeCSV(e.At.UTC().Format(time.RFC3339), e.ActorType, e.ActorLabel, e.ActorID, e.Action,
-			e.TargetType, e.TargetLabel, e.TargetID, e.Before, e.After, e.SourceIP, e.RequestID)); err != nil {
+		if err := cw.Row(e.At.UTC().Format(time.RFC3339), e.ActorType, e.ActorLabel, e.ActorID, e.Action,
+			e.TargetType, e.TargetLabel, e.TargetID, e.Before, e.After, e.SourceIP, e.RequestID); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// SafeCSV neutralises spreadsheet formula injection in exported cells.
-func SafeCSV(cells ...string) []string {
-	for i, c := range cells {
-		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			cells[i] = "'" + c
-		}
-	}
-	return cells
+	return cw.Close()
 }
 
 func likeEscape(s string) string {

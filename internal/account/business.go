@@ -131,22 +131,19 @@ func (s *Service) UpdateProfile(ctx context.Context, accountID string, in Accoun
 // Workspaces lists the business accounts a person belongs to (active
 // memberships), by name.
 func (s *Service) Workspaces(ctx context.Context, personID string) ([]Membership, error) {
-	rows, err := s.DB.Query(ctx, `SELECT m.account_id, a.name, m.person_id, m.role, m.status, m.joined_at, m.last_sign_in_at
+	out, err := store.QueryAll(ctx, s.DB, func(row store.Scanner) (Membership, error) {
+		var m Membership
+		if err := row.Scan(&m.AccountID, &m.AccountName, &m.PersonID, &m.Role, &m.Status, &m.JoinedAt, &m.LastSignIn); err != nil {
+			return m, err
+		}
+		return m, nil
+	}, `SELECT m.account_id, a.name, m.person_id, m.role, m.status, m.joined_at, m.last_sign_in_at
 		FROM memberships m JOIN accounts a ON a.id = m.account_id
 		WHERE m.person_id = ? AND m.status = 'active' ORDER BY a.name, a.id`, personID)
 	if err != nil {
 		return nil, fmt.Errorf("list workspaces: %w", err)
 	}
-	defer rows.Close()
-	var out []Membership
-	for rows.Next() {
-		var m Membership
-		if err := rows.Scan(&m.AccountID, &m.AccountName, &m.PersonID, &m.Role, &m.Status, &m.JoinedAt, &m.LastSignIn); err != nil {
-			return nil, fmt.Errorf("list workspaces: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // MembershipOf returns the membership of personID in accountID, whatever its

@@ -134,20 +134,17 @@ func migrateAddresses(ctx context.Context, tx *store.Tx) error {
 }
 
 func loadLegacyPeople(ctx context.Context, tx *store.Tx) ([]*legacyPerson, error) {
-	rows, err := tx.Query(ctx, `SELECT id, email, email_norm, is_operator, password_hash <> '', created_at FROM people ORDER BY created_at, id`)
+	out, err := store.QueryAll(ctx, tx, func(row store.Scanner) (*legacyPerson, error) {
+		p := &legacyPerson{}
+		if err := row.Scan(&p.id, &p.email, &p.norm, &p.operator, &p.hasPassword, &p.createdAt); err != nil {
+			return p, err
+		}
+		return p, nil
+	}, `SELECT id, email, email_norm, is_operator, password_hash <> '', created_at FROM people ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("canonical addresses: %w", err)
 	}
-	defer rows.Close()
-	var out []*legacyPerson
-	for rows.Next() {
-		p := &legacyPerson{}
-		if err := rows.Scan(&p.id, &p.email, &p.norm, &p.operator, &p.hasPassword, &p.createdAt); err != nil {
-			return nil, fmt.Errorf("canonical addresses: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func maxTimeBy(ctx context.Context, tx *store.Tx, q string) (map[string]store.Time, error) {

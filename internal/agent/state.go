@@ -29,6 +29,10 @@ type State struct {
 	PublicKeyPEM string       `json:"public_key_pem,omitempty"`
 	LastCheck    time.Time    `json:"last_check,omitzero"`
 	LastError    string       `json:"last_error,omitempty"`
+	// Method is how the computer was activated (key, invitation, sso).
+	Method string `json:"method,omitempty"`
+	// Mac is the simulated host's VMs and check-in state.
+	Mac *Mac `json:"mac,omitempty"`
 	// Fresh is true when LoadState found no state and made a new device.
 	Fresh bool `json:"-"`
 }
@@ -76,13 +80,16 @@ func randomString(n int, alphabet string) string {
 func LoadState(dir string) (*State, error) {
 	data, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return &State{Device: NewDevice(), Status: "inactive", Fresh: true}, nil
+		return &State{Device: NewDevice(), Status: "inactive", Mac: NewMac(), Fresh: true}, nil
 	} else if err != nil {
 		return nil, err
 	}
 	var s State
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, stateFile), err)
+	}
+	if s.Mac == nil {
+		s.Mac = NewMac()
 	}
 	return &s, nil
 }

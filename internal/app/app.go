@@ -23,6 +23,7 @@ import (
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/license"
 	"gatehouse/internal/mail"
+	"gatehouse/internal/portal"
 	"gatehouse/internal/scim"
 	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
@@ -48,6 +49,7 @@ type App struct {
 	Vendor *clientapi.VendorHandler
 	// Updates serves releases, feeds, mirrors and deployment files.
 	Updates  *updates.Service
+	Portal   *portal.Service
 	Jobs     *jobs.Runner
 	Registry *prometheus.Registry
 	handler  http.Handler

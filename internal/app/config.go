@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"gatehouse/internal/ratelimit"
+	"gatehouse/internal/scim"
 )
 
 // Config is everything `gatehouse serve` can be told. Each flag can also be
@@ -39,6 +42,10 @@ type Config struct {
 	// downloads (CMS); unset: profiles are unsigned.
 	MDMSigningCert string
 	MDMSigningKey  string
+	// SCIMRateLimit is --scim-rate-limit as given; Normalize parses it into
+	// SCIMRate.
+	SCIMRateLimit string
+	SCIMRate      ratelimit.Rate
 }
 
 // Flags registers the serve flags on fs, with defaults taken from the
@@ -61,6 +68,7 @@ func Flags(fs *flag.FlagSet) *Config {
 	fs.DurationVar(&c.ReleaseBusinessDelay, "release-business-delay", EnvDuration("release-business-delay", 0), "promote published releases to the business update channel after this long, e.g. 168h (default: only when the operator promotes them)")
 	fs.StringVar(&c.MDMSigningCert, "mdm-signing-cert", Env("mdm-signing-cert", ""), "PEM certificate (chain) that signs .mobileconfig profiles (with --mdm-signing-key; default: unsigned)")
 	fs.StringVar(&c.MDMSigningKey, "mdm-signing-key", Env("mdm-signing-key", ""), "PEM private key of --mdm-signing-cert")
+	fs.StringVar(&c.SCIMRateLimit, "scim-rate-limit", Env("scim-rate-limit", scim.DefaultRateLimit.String()), "requests per SCIM token, shared by all nodes: RATE/UNIT,BURST (a burst spent at once, refilled at RATE per s, m or h), or off")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", EnvDuration("shutdown-timeout", 20*time.Second), "how long in-flight requests may take to finish on shutdown")
 	return c
 }
@@ -89,6 +97,15 @@ func (c *Config) Normalize() error {
 	}
 	if (c.MDMSigningCert == "") != (c.MDMSigningKey == "") {
 		return fmt.Errorf("--mdm-signing-cert and --mdm-signing-key go together")
+	}
+	if c.SCIMRateLimit == "" {
+		c.SCIMRate = scim.DefaultRateLimit
+	} else {
+		r, err := ratelimit.ParseRate(c.SCIMRateLimit)
+		if err != nil {
+			return fmt.Errorf("--scim-rate-limit: %w", err)
+		}
+		c.SCIMRate = r
 	}
 	switch c.LogFormat {
 	case "text", "json":

@@ -34,7 +34,7 @@ func wireSSO(ctx context.Context, a *App) error {
 	a.IdP.SPSigningCert = signingCert
 	samlSvc := &saml.Service{DB: a.DB, SigningKey: signingKey, SigningCert: signingCert}
 	svc := &sso.Service{DB: a.DB, SAML: samlSvc, Accounts: a.Accounts, Directory: ssoDirectory{a.IdP}, Log: a.Log}
-	scimSvc := &scim.Service{DB: a.DB, BaseURL: a.Config.PublicURL + "/scim/v2", Logger: a.Log}
+	scimSvc := &scim.Service{DB: a.DB, BaseURL: a.Config.PublicURL + "/scim/v2", Logger: a.Log, RateLimit: a.Config.SCIMRate}
 	svc.SCIM = sso.SCIMAdapter{SCIM: scimSvc}
 	effects := &sso.Effects{Service: svc}
 	scimSvc.Hooks = effects

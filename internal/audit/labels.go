@@ -33,6 +33,21 @@ var labels = map[string]string{
 	"update.mirror_failed":         "Release mirror failed",
 	"update.mirror_removed":        "Release mirror removed",
 	"update.settings_changed":      "Update settings changed",
+
+	// Management Portal.
+	"portal.image_created":     "Golden image created",
+	"portal.image_updated":     "Golden image changed",
+	"portal.image_deleted":     "Golden image deleted",
+	"portal.policy_created":    "Policy created",
+	"portal.policy_updated":    "Policy changed",
+	"portal.policy_deleted":    "Policy deleted",
+	"portal.policy_unassigned": "Policy unassigned (trial suspended)",
+	"portal.profile_created":   "Configuration profile created",
+	"portal.profile_updated":   "Configuration profile changed",
+	"portal.profile_deleted":   "Configuration profile deleted",
+	"portal.profile_applied":   "Configuration profile applied to a key",
+	"portal.settings_purged":   "Enterprise settings purged after retention",
+
 	"member.invited":               "Member invited",
 	"member.invitation_revoked":    "Member invitation revoked",
 	"member.joined":                "Member joined",
@@ -71,6 +86,13 @@ var labels = map[string]string{
 	"license.user_seat_revoked":          "SSO seat revoked",
 	"device.activated":                   "Computer activated",
 	"device.deactivated":                 "Computer deactivated from Desktop",
+
+	// Fleet: VM commands (spec 05 Virtual Machines, spec 07).
+	"fleet.command_queued":    "VM command sent",
+	"fleet.command_cancelled": "VM command cancelled",
+	"fleet.command_delivered": "VM command picked up by Desktop",
+	"fleet.command_done":      "VM command done",
+	"fleet.command_failed":    "VM command failed",
 
 	// IdP integration.
 	"idp.configuration_started":         "IdP integration started",

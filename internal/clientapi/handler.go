@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"gatehouse/internal/clientip"
+	"gatehouse/internal/fleet"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 	"gatehouse/internal/ratelimit"
@@ -72,9 +73,10 @@ var countedFailures = map[string]bool{
 
 // Handler serves the client API.
 type Handler struct {
-	svc *license.Service
-	cfg Config
-	mux *http.ServeMux
+	svc   *license.Service
+	fleet *fleet.Service
+	cfg   Config
+	mux   *http.ServeMux
 }
 
 // New returns the handler. Mount it at Prefix and WellKnownPath (it also
@@ -234,15 +236,21 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // Every JSON endpoint of the client and vendor APIs reads its body here. It writes the error response and returns false on
 // failure.
 func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
-	if r.ContentLength > MaxBody {
-		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", MaxBody))
+	return decodeLimit(w, r, v, optional, MaxBody)
+}
+
+// decodeLimit is decode with a body limit of its own (the check-in's
+// report is larger than any other body).
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, optional bool, limit int64) bool {
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", limit))
 		return false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", MaxBody))
+			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", limit))
 		} else {
 			writeError(w, http.StatusBadRequest, "invalid_request", "Could not read the request body.")
 		}

@@ -22,23 +22,20 @@ type Candidate struct {
 // admins who have signed in to the account at least once. The backup login
 // exists to keep admin access when SSO breaks, so it must be an admin.
 func (s *Service) BackupCandidates(ctx context.Context, accountID string) ([]Candidate, error) {
-	rows, err := s.DB.Query(ctx, `SELECT p.id, p.email, p.display_name, m.last_sign_in_at
+	out, err := store.QueryAll(ctx, s.DB, func(row store.Scanner) (Candidate, error) {
+		var c Candidate
+		if err := row.Scan(&c.PersonID, &c.Email, &c.DisplayName, &c.LastSignIn); err != nil {
+			return c, err
+		}
+		return c, nil
+	}, `SELECT p.id, p.email, p.display_name, m.last_sign_in_at
 		FROM memberships m JOIN people p ON p.id = m.person_id
 		WHERE m.account_id = ? AND m.status = 'active' AND m.role = 'admin' AND m.last_sign_in_at IS NOT NULL
 			AND p.disabled = ? ORDER BY p.email_norm`, accountID, false)
 	if err != nil {
 		return nil, fmt.Errorf("backup candidates: %w", err)
 	}
-	defer rows.Close()
-	var out []Candidate
-	for rows.Next() {
-		var c Candidate
-		if err := rows.Scan(&c.PersonID, &c.Email, &c.DisplayName, &c.LastSignIn); err != nil {
-			return nil, fmt.Errorf("backup candidates: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // backupValid reports whether personID is still a usable backup login:

@@ -196,20 +196,17 @@ func (s *Service) Domains(ctx context.Context, accountID string) ([]Domain, erro
 }
 
 func listDomains(ctx context.Context, q store.Querier, accountID string) ([]Domain, error) {
-	rows, err := q.Query(ctx, `SELECT `+domainColumns+` FROM idp_domains WHERE account_id = ? ORDER BY created_at, domain`, accountID)
+	out, err := store.QueryAll(ctx, q, func(row store.Scanner) (Domain, error) {
+		d, err := scanDomain(row)
+		if err != nil {
+			return Domain{}, err
+		}
+		return *d, nil
+	}, `SELECT `+domainColumns+` FROM idp_domains WHERE account_id = ? ORDER BY created_at, domain`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list domains: %w", err)
 	}
-	defer rows.Close()
-	var out []Domain
-	for rows.Next() {
-		d, err := scanDomain(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list domains: %w", err)
-		}
-		out = append(out, *d)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (s *Service) domain(ctx context.Context, q store.Querier, accountID, id string) (*Domain, error) {

@@ -244,7 +244,7 @@ func TestSCIMTokenRegenerationOverlap(t *testing.T) {
 	testenv.Engines(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db, nil)
-		e.scim.RateLimit.Max = -1
+		e.scim.RateLimit.PerSecond = -1
 		srv := httptest.NewServer(scim.Handler(e.scim))
 		defer srv.Close()
 		status := func(token string) int {

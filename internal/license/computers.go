@@ -2,13 +2,12 @@ package license
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/csvexport"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -206,35 +205,18 @@ var ComputersCSVHeader = []string{"computer_name", "serial", "hardware_uuid", "m
 // WriteComputersCSV writes rows as CSV (UTC RFC 3339 times). Cells that a
 // spreadsheet would run as a formula are prefixed with a quote.
 func WriteComputersCSV(w io.Writer, rows []Computer) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(ComputersCSVHeader); err != nil {
+	cw, err := csvexport.New(w, ComputersCSVHeader...)
+	if err != nil {
 		return err
 	}
 	for _, c := range rows {
-		if err := cw.Write([]string{cell(c.ComputerName), cell(c.Serial), cell(c.HardwareUUID), cell(c.MacOSUser),
-			MaskKey(c.KeyLast), cell(c.KeyName), c.Method, c.Status, csvTime(c.ActivatedAt), csvTime(c.LastCheckAt),
-			cell(c.AppVersion), csvTime(c.DeactivatedAt)}); err != nil {
+		if err := cw.Row(c.ComputerName, c.Serial, c.HardwareUUID, c.MacOSUser,
+			MaskKey(c.KeyLast), c.KeyName, c.Method, c.Status, csvexport.Time(c.ActivatedAt.Time), csvexport.Time(c.LastCheckAt.Time),
+			c.AppVersion, csvexport.Time(c.DeactivatedAt.Time)); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
-}
-
-func csvTime(t store.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// cell defuses spreadsheet formula injection in values devices or people
-// typed.
-func cell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
+	return cw.Close()
 }
 
 // PersonActivation is one computer a person activated with their company
@@ -250,19 +232,13 @@ type PersonActivation struct {
 // PersonActivations lists the active Desktop activations a person holds in
 // an account through SSO, newest first.
 func (s *Service) PersonActivations(ctx context.Context, accountID, personID string) ([]PersonActivation, error) {
-	rows, err := s.DB.Query(ctx, `SELECT id, computer_name, app_version, activated_at, last_check_at FROM license_activations
+	out, err := store.QueryAll(ctx, s.DB, func(row store.Scanner) (PersonActivation, error) {
+		var a PersonActivation
+		return a, row.Scan(&a.ID, &a.ComputerName, &a.AppVersion, &a.ActivatedAt, &a.LastCheckAt)
+	}, `SELECT id, computer_name, app_version, activated_at, last_check_at FROM license_activations
 		WHERE account_id = ? AND person_id = ? AND status = 'active' ORDER BY activated_at DESC, id LIMIT 100`, accountID, personID)
 	if err != nil {
 		return nil, fmt.Errorf("person activations: %w", err)
 	}
-	defer rows.Close()
-	var out []PersonActivation
-	for rows.Next() {
-		var a PersonActivation
-		if err := rows.Scan(&a.ID, &a.ComputerName, &a.AppVersion, &a.ActivatedAt, &a.LastCheckAt); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -2,7 +2,6 @@ package license
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/csvexport"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/mail"
 	"gatehouse/internal/store"
@@ -341,18 +341,17 @@ var InvitationsCSVHeader = []string{"email", "code", "download_url", "expires_at
 
 // WriteInvitationsCSV writes the Download Invitations file.
 func WriteInvitationsCSV(w io.Writer, invs []Invitation) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(InvitationsCSVHeader); err != nil {
+	cw, err := csvexport.New(w, InvitationsCSVHeader...)
+	if err != nil {
 		return err
 	}
 	for _, inv := range invs {
-		if err := cw.Write([]string{cell(inv.Email), inv.Code, inv.Link, csvTime(inv.ExpiresAt), inv.Status,
-			MaskKey(inv.KeyLast), cell(inv.KeyName), inv.Delivery}); err != nil {
+		if err := cw.Row(inv.Email, inv.Code, inv.Link, csvexport.Time(inv.ExpiresAt.Time), inv.Status,
+			MaskKey(inv.KeyLast), inv.KeyName, inv.Delivery); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Close()
 }
 
 // RevokeInvitations revokes pending invitations: their codes stop working.

@@ -53,21 +53,18 @@ func scanKey(row scanner) (*Key, error) {
 }
 
 func (s *Service) keysOf(ctx context.Context, q store.Querier, accountID, subscriptionID string) ([]Key, error) {
-	rows, err := q.Query(ctx, `SELECT `+keyColumns+` FROM license_keys WHERE account_id = ? AND subscription_id = ? AND deleted_at IS NULL
+	out, err := store.QueryAll(ctx, q, func(row store.Scanner) (Key, error) {
+		k, err := scanKey(row)
+		if err != nil {
+			return Key{}, err
+		}
+		return *k, nil
+	}, `SELECT `+keyColumns+` FROM license_keys WHERE account_id = ? AND subscription_id = ? AND deleted_at IS NULL
 		ORDER BY CASE kind WHEN 'primary' THEN 0 ELSE 1 END, created_at, id`, accountID, subscriptionID)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list keys: %w", err)
-		}
-		out = append(out, *k)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // getKey loads a live key of accountID.
@@ -502,21 +499,15 @@ func (s *Service) KeyAdmins(ctx context.Context, caller Caller, keyID string) ([
 	if _, err := getKey(ctx, s.DB, caller.AccountID, keyID); err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Query(ctx, `SELECT p.id, p.email, p.display_name FROM license_key_admins ka JOIN people p ON p.id = ka.person_id
+	out, err := store.QueryAll(ctx, s.DB, func(row store.Scanner) (KeyAdmin, error) {
+		var a KeyAdmin
+		return a, row.Scan(&a.PersonID, &a.Email, &a.Name)
+	}, `SELECT p.id, p.email, p.display_name FROM license_key_admins ka JOIN people p ON p.id = ka.person_id
 		WHERE ka.account_id = ? AND ka.key_id = ? ORDER BY p.email`, caller.AccountID, keyID)
 	if err != nil {
 		return nil, fmt.Errorf("key admins: %w", err)
 	}
-	defer rows.Close()
-	var out []KeyAdmin
-	for rows.Next() {
-		var a KeyAdmin
-		if err := rows.Scan(&a.PersonID, &a.Email, &a.Name); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AssignKeyAdmin lets a license admin of the account manage a key (admins

@@ -2,7 +2,6 @@ package license
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/csvexport"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/store"
@@ -255,8 +255,8 @@ var UserSeatsCSVHeader = []string{"email", "name", "license_key", "key_name", "d
 
 // WriteUserSeatsCSV writes the list as CSV (UTC RFC 3339 times).
 func WriteUserSeatsCSV(w io.Writer, seats []UserSeat) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(UserSeatsCSVHeader); err != nil {
+	cw, err := csvexport.New(w, UserSeatsCSVHeader...)
+	if err != nil {
 		return err
 	}
 	for _, u := range seats {
@@ -264,13 +264,12 @@ func WriteUserSeatsCSV(w io.Writer, seats []UserSeat) error {
 		for i, d := range u.Devices {
 			names[i] = d.ComputerName
 		}
-		if err := cw.Write([]string{cell(u.Email), cell(u.Name), MaskKey(u.KeyLast), cell(u.KeyName), strconv.Itoa(len(u.Devices)),
-			cell(strings.Join(names, "; ")), csvTime(u.GrantedAt), csvTime(u.LastCheckAt)}); err != nil {
+		if err := cw.Row(u.Email, u.Name, MaskKey(u.KeyLast), u.KeyName, strconv.Itoa(len(u.Devices)),
+			strings.Join(names, "; "), csvexport.Time(u.GrantedAt.Time), csvexport.Time(u.LastCheckAt.Time)); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Close()
 }
 
 // InactivityJobName is the lease name of the inactivity job.

@@ -48,21 +48,18 @@ func (s *Service) KeyGroups(ctx context.Context, caller Caller, keyID string) ([
 }
 
 func keyGroups(ctx context.Context, q store.Querier, accountID, where string, args ...any) ([]KeyGroup, error) {
-	rows, err := q.Query(ctx, `SELECT id, key_id, group_uuid, display_name, created_at FROM license_key_groups
+	out, err := store.QueryAll(ctx, q, func(row store.Scanner) (KeyGroup, error) {
+		var g KeyGroup
+		if err := row.Scan(&g.ID, &g.KeyID, &g.UUID, &g.Name, &g.CreatedAt); err != nil {
+			return g, err
+		}
+		return g, nil
+	}, `SELECT id, key_id, group_uuid, display_name, created_at FROM license_key_groups
 		WHERE account_id = ? AND `+where+` ORDER BY display_name, id`, append([]any{accountID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("key groups: %w", err)
 	}
-	defer rows.Close()
-	var out []KeyGroup
-	for rows.Next() {
-		var g KeyGroup
-		if err := rows.Scan(&g.ID, &g.KeyID, &g.UUID, &g.Name, &g.CreatedAt); err != nil {
-			return nil, fmt.Errorf("key groups: %w", err)
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func checkGroupField(field, v string) error {

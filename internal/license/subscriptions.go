@@ -127,20 +127,13 @@ func getSubscription(ctx context.Context, q store.Querier, id string) (*Subscrip
 }
 
 func querySubscriptions(ctx context.Context, q store.Querier, where string, args ...any) ([]Subscription, error) {
-	rows, err := q.Query(ctx, `SELECT `+subscriptionColumns+subscriptionFrom+where, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Subscription
-	for rows.Next() {
-		s, err := scanSubscription(rows)
+	return store.QueryAll(ctx, q, func(row store.Scanner) (Subscription, error) {
+		s, err := scanSubscription(row)
 		if err != nil {
-			return nil, err
+			return Subscription{}, err
 		}
-		out = append(out, *s)
-	}
-	return out, rows.Err()
+		return *s, nil
+	}, `SELECT `+subscriptionColumns+subscriptionFrom+where, args...)
 }
 
 // Term is a subscription length: "1y", "6m", "30d", "2w" (years, months,

@@ -25,20 +25,17 @@ type Queued struct {
 
 // List returns the newest outbox messages (the operator's outbox page).
 func List(ctx context.Context, q store.Querier, limit int) ([]Queued, error) {
-	rows, err := q.Query(ctx, `SELECT id, COALESCE(account_id, ''), kind, to_addr, subject, body_text, status, attempts,
+	out, err := store.QueryAll(ctx, q, func(row store.Scanner) (Queued, error) {
+		var m Queued
+		if err := row.Scan(&m.ID, &m.AccountID, &m.Kind, &m.To, &m.Subject, &m.Text, &m.Status, &m.Attempts,
+			&m.NextAttemptAt, &m.LastError, &m.CreatedAt, &m.SentAt); err != nil {
+			return m, err
+		}
+		return m, nil
+	}, `SELECT id, COALESCE(account_id, ''), kind, to_addr, subject, body_text, status, attempts,
 		next_attempt_at, last_error, created_at, sent_at FROM outbox ORDER BY created_at DESC, id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
-	defer rows.Close()
-	var out []Queued
-	for rows.Next() {
-		var m Queued
-		if err := rows.Scan(&m.ID, &m.AccountID, &m.Kind, &m.To, &m.Subject, &m.Text, &m.Status, &m.Attempts,
-			&m.NextAttemptAt, &m.LastError, &m.CreatedAt, &m.SentAt); err != nil {
-			return nil, fmt.Errorf("list outbox: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -216,21 +216,18 @@ func (s *Sender) RunOnce(ctx context.Context) error {
 }
 
 func (s *Sender) due(ctx context.Context) ([]dueMessage, error) {
-	rows, err := s.DB.Query(ctx, `SELECT id, to_addr, subject, body_text, body_html, attempts FROM outbox
+	out, err := store.QueryAll(ctx, s.DB, func(row store.Scanner) (dueMessage, error) {
+		var m dueMessage
+		if err := row.Scan(&m.id, &m.to, &m.subject, &m.text, &m.html, &m.attempts); err != nil {
+			return m, err
+		}
+		return m, nil
+	}, `SELECT id, to_addr, subject, body_text, body_html, attempts FROM outbox
 		WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, store.At(s.now()), s.Batch)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	defer rows.Close()
-	var out []dueMessage
-	for rows.Next() {
-		var m dueMessage
-		if err := rows.Scan(&m.id, &m.to, &m.subject, &m.text, &m.html, &m.attempts); err != nil {
-			return nil, fmt.Errorf("outbox: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (s *Sender) send(c *gomail.Client, m dueMessage) error {

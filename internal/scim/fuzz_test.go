@@ -57,7 +57,7 @@ type fuzzTarget struct {
 
 func newFuzzTarget(f *testing.F) *fuzzTarget {
 	db := testenv.SQLite(f)
-	svc := &Service{DB: db, RateLimit: ratelimit.Limit{Max: -1}, MaxBodyBytes: 64 << 10}
+	svc := &Service{DB: db, RateLimit: ratelimit.Rate{PerSecond: -1}, MaxBodyBytes: 64 << 10}
 	account := newAccount(f, db, "Fuzz")
 	tok, err := svc.GenerateToken(context.Background(), account, admin, time.Hour)
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/clientip"
 	"gatehouse/internal/freetext"
-	"gatehouse/internal/ratelimit"
 	"gatehouse/internal/strictjson"
 )
 
@@ -180,11 +179,7 @@ func (h *handler) gate(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if !rc.enabled {
 		return &Error{Status: http.StatusForbidden, Detail: "SCIM provisioning is switched off for this account (IdP Integration, step 5)"}
 	}
-	lim := h.svc.rateLimit()
-	if lim.Max < 0 {
-		return nil
-	}
-	d, err := ratelimit.Hit(ctx, h.svc.DB, "scim:token:"+rc.tokenID, lim, h.svc.now())
+	d, err := h.svc.allow(ctx, rc.tokenID)
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func newAccount(t testing.TB, db *store.DB, name string) string {
 func newEnv(t testing.TB, db *store.DB) *env {
 	t.Helper()
 	h := &recHooks{}
-	svc := &Service{DB: db, Hooks: h, RateLimit: ratelimit.Limit{Max: -1}}
+	svc := &Service{DB: db, Hooks: h, RateLimit: ratelimit.Rate{PerSecond: -1}}
 	srv := httptest.NewServer(Handler(svc))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, db: db, svc: svc, srv: srv, hooks: h, prefix: "/scim/v2"}

@@ -229,20 +229,7 @@ func collectRefs(rows rowsLike, out map[string][]memberRef) error {
 
 // memberIDsOf returns the user ids in a group.
 func memberIDsOf(ctx context.Context, q store.Querier, accountID, groupID string) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT user_id FROM scim_group_members WHERE account_id = ? AND group_id = ?`, accountID, groupID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return store.QueryAll(ctx, q, store.ScanValue[string], `SELECT user_id FROM scim_group_members WHERE account_id = ? AND group_id = ?`, accountID, groupID)
 }
 
 // existingUsers returns which of ids are users of the account.

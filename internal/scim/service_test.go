@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -157,7 +158,8 @@ func TestRateLimit(t *testing.T) {
 		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 		e := newEnv(t, db)
 		e.svc.Now = func() time.Time { return now }
-		e.svc.RateLimit = ratelimit.Limit{Max: 3, Window: time.Minute}
+		// A burst of 3, refilled at one request per minute.
+		e.svc.RateLimit = ratelimit.Rate{PerSecond: 1.0 / 60, Burst: 3}
 		for range 3 {
 			e.must(200, e.do("GET", "/Users", nil))
 		}
@@ -170,6 +172,25 @@ func TestRateLimit(t *testing.T) {
 		o.must(200, o.do("GET", "/Users", nil))
 		now = now.Add(time.Minute)
 		e.must(200, e.do("GET", "/Users", nil))
+		e.must(429, e.do("GET", "/Users", nil))
+
+		// A second node sharing the database sees the first node's
+		// requests once they are flushed (by its first request a second or
+		// more after the last flush: the one a minute later above), and
+		// grants no fresh burst.
+		node2 := &Service{DB: db, Now: e.svc.Now, RateLimit: e.svc.RateLimit}
+		srv2 := httptest.NewServer(Handler(node2))
+		defer srv2.Close()
+		req, _ := http.NewRequest("GET", srv2.URL+"/scim/v2/Users", nil)
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 429 {
+			t.Errorf("second node: status %d, want 429 (budget spent on the first node)", res.StatusCode)
+		}
 	})
 }
 

@@ -601,19 +601,16 @@ type Failure struct {
 
 // RecentFailures returns the newest refusals of an account.
 func (s *Service) RecentFailures(ctx context.Context, accountID string, limit int) ([]Failure, error) {
-	rows, err := s.DB.Query(ctx, `SELECT reference, at, purpose, code, detail, subject, source_ip FROM sso_failures
+	out, err := store.QueryAll(ctx, s.DB, func(row store.Scanner) (Failure, error) {
+		var f Failure
+		if err := row.Scan(&f.Reference, &f.At, &f.Purpose, &f.Code, &f.Detail, &f.Subject, &f.SourceIP); err != nil {
+			return f, err
+		}
+		return f, nil
+	}, `SELECT reference, at, purpose, code, detail, subject, source_ip FROM sso_failures
 		WHERE account_id = ? ORDER BY at DESC, id DESC LIMIT ?`, accountID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sso failures: %w", err)
 	}
-	defer rows.Close()
-	var out []Failure
-	for rows.Next() {
-		var f Failure
-		if err := rows.Scan(&f.Reference, &f.At, &f.Purpose, &f.Code, &f.Detail, &f.Subject, &f.SourceIP); err != nil {
-			return nil, fmt.Errorf("sso failures: %w", err)
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return out, nil
 }

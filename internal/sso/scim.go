@@ -171,20 +171,17 @@ func linkedPeople(ctx context.Context, tx *store.Tx, accountID, scimUserID, exte
 			key = k
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT person_id FROM sso_identities WHERE account_id = ?
+	out, err := store.QueryAll(ctx, tx, func(row store.Scanner) (string, error) {
+		var id string
+		if err := row.Scan(&id); err != nil {
+			return id, err
+		}
+		return id, nil
+	}, `SELECT person_id FROM sso_identities WHERE account_id = ?
 		AND (scim_user_id = ? OR (? <> '' AND object_id = ?) OR (? <> '' AND name_norm = ?))`,
 		accountID, scimUserID, externalID, externalID, key, key)
 	if err != nil {
 		return nil, fmt.Errorf("linked people: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("linked people: %w", err)
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -415,20 +415,17 @@ func (s *Service) TestPurgeJob() jobs.Job {
 // RecentTests lists an admin's own test sign-ins of an account that have
 // not expired, newest first.
 func (s *Service) RecentTests(ctx context.Context, accountID, personID string, limit int) ([]TestSignIn, error) {
-	rows, err := s.DB.Query(ctx, `SELECT `+testColumns+` FROM sso_test_sign_ins
+	out, err := store.QueryAll(ctx, s.DB, func(row store.Scanner) (TestSignIn, error) {
+		t, err := scanTest(row)
+		if err != nil {
+			return TestSignIn{}, err
+		}
+		return *t, nil
+	}, `SELECT `+testColumns+` FROM sso_test_sign_ins
 		WHERE account_id = ? AND person_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC LIMIT ?`,
 		accountID, personID, store.At(s.now()), limit)
 	if err != nil {
 		return nil, fmt.Errorf("test sign-ins: %w", err)
 	}
-	defer rows.Close()
-	var out []TestSignIn
-	for rows.Next() {
-		t, err := scanTest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *t)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -7,20 +7,37 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strings"
 	"sync"
+	"testing/fstest"
 
 	"github.com/pressly/goose/v3"
 )
 
-// Migrations live in migrations/<dialect>/NNNNN_name.sql with the same version
-// numbers in both directories (a test checks both produce the same columns).
+// Migrations have one source: migrations/NNNNN_name.sql serves both engines.
+// Only where the SQL really differs (SQLite rebuilds a table to change a CHECK
+// constraint, PostgreSQL says BYTEA where SQLite says BLOB) does a version live
+// in migrations/sqlite/ and migrations/postgres/ instead, under the same file
+// name in both; a version is either shared or in both dialect folders, never
+// both (migrationFS refuses it). TestMigrationsHaveOneSource fails when a
+// dialect pair is byte-identical or a version exists for one engine only, and
+// TestMigrationsDescribeTheSameSchema migrates a fresh database on each engine
+// and compares tables, columns, indexes and unique constraints.
+//
+// Rule for moving a migration that was written twice into the shared place
+// (what the test asks for): the two copies are identical, so
+//
+//	git mv internal/store/migrations/sqlite/NNNNN_x.sql internal/store/migrations/
+//	git rm internal/store/migrations/postgres/NNNNN_x.sql
+//
 // Version ranges per feature keep parallel work from colliding:
 //
 //	00001–00099 foundation (accounts, sessions, audit, outbox, jobs)
 //	00100–00199 licensing      00200–00299 IdP integration
 //	00300–00399 SAML           00400–00499 SCIM
 //	00500–00599 SSO activation 00600–00699 fleet / management portal
-//	00700–00799 updates and deployment
+//	00700–00749 updates and deployment
+//	00750–00799 management portal (golden images, policies, profiles)
 //
 //go:embed migrations
 var migrations embed.FS
@@ -53,11 +70,49 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 }
 
 func (db *DB) provider() (*goose.Provider, error) {
-	sub, err := fs.Sub(migrations, "migrations/"+string(db.dialect))
+	sub, err := migrationFS(migrations, db.dialect)
 	if err != nil {
-		return nil, fmt.Errorf("migrations for %s: %w", db.dialect, err)
+		return nil, err
 	}
 	return db.providerFor(sub)
+}
+
+// migrationFS is the flat folder goose reads for one engine: the shared files
+// at the top of root/migrations plus that engine's own folder. A version found
+// in both places is an error, so a dialect file can never silently shadow a
+// shared one.
+func migrationFS(root fs.FS, d Dialect) (fs.FS, error) {
+	out := fstest.MapFS{}
+	versions := map[string]string{}
+	add := func(dir string) error {
+		entries, err := fs.ReadDir(root, dir)
+		if err != nil {
+			return fmt.Errorf("migrations for %s: %w", d, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+				continue
+			}
+			version, _, _ := strings.Cut(e.Name(), "_")
+			if prev, dup := versions[version]; dup {
+				return fmt.Errorf("migrations for %s: version %s is in both %s and %s/%s", d, version, prev, dir, e.Name())
+			}
+			versions[version] = dir + "/" + e.Name()
+			data, err := fs.ReadFile(root, dir+"/"+e.Name())
+			if err != nil {
+				return fmt.Errorf("migrations for %s: %w", d, err)
+			}
+			out[e.Name()] = &fstest.MapFile{Data: data, Mode: 0o444}
+		}
+		return nil
+	}
+	if err := add("migrations"); err != nil {
+		return nil, err
+	}
+	if err := add("migrations/" + string(d)); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // providerFor builds the goose provider over a migrations folder. Features

@@ -462,6 +462,73 @@ func TestMigrationsDescribeTheSameSchema(t *testing.T) {
 			t.Errorf("column %s: sqlite type %s, postgres type %s", k, l.typ, p.typ)
 		}
 	}
+
+	// Indexes and unique constraints: a missing unique index on one engine
+	// lets duplicates in there that the other refuses.
+	liteIdx, pgIdx := readIndexes(t, lite), readIndexes(t, pg)
+	if len(liteIdx) == 0 || len(pgIdx) == 0 {
+		t.Fatalf("no indexes read (sqlite %d, postgres %d)", len(liteIdx), len(pgIdx))
+	}
+	t.Logf("compared %d indexes (sqlite) / %d (postgres)", len(liteIdx), len(pgIdx))
+	for _, d := range minus(liteIdx, pgIdx) {
+		t.Errorf("index %s exists only in sqlite", d)
+	}
+	for _, d := range minus(pgIdx, liteIdx) {
+		t.Errorf("index %s exists only in postgres", d)
+	}
+}
+
+// readIndexes describes every index but primary keys as
+// "table(col,…) [unique] [partial] [name]": columns in index order, "<expr>"
+// for an expression. Indexes made by a UNIQUE constraint carry no name (the
+// engines name them differently); CREATE INDEX ones do.
+func readIndexes(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	query := `SELECT m.name, il.name, il."unique", il.partial, il.origin = 'c',
+			(SELECT group_concat(n, ',') FROM (SELECT COALESCE(ii.name, '<expr>') AS n FROM pragma_index_info(il.name) ii ORDER BY ii.seqno))
+		FROM sqlite_master m, pragma_index_list(m.name) il
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND m.name <> 'goose_db_version' AND il.origin <> 'pk'`
+	if db.Dialect() == store.Postgres {
+		query = `SELECT t.relname, i.relname, ix.indisunique, ix.indpred IS NOT NULL,
+				NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid AND c.contype IN ('u', 'x')),
+				(SELECT string_agg(COALESCE(a.attname, '<expr>'), ',' ORDER BY k.ord)
+					FROM unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+					LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum)
+			FROM pg_index ix
+			JOIN pg_class i ON i.oid = ix.indexrelid
+			JOIN pg_class t ON t.oid = ix.indrelid
+			JOIN pg_namespace n ON n.oid = t.relnamespace
+			WHERE n.nspname = current_schema() AND NOT ix.indisprimary AND t.relname <> 'goose_db_version'`
+	}
+	rows, err := db.Query(context.Background(), query)
+	if err != nil {
+		t.Fatalf("%s: %v", db.Dialect(), err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var table, name, cols string
+		var unique, partial, created bool
+		if err := rows.Scan(&table, &name, &unique, &partial, &created, &cols); err != nil {
+			t.Fatalf("%s: %v", db.Dialect(), err)
+		}
+		d := table + "(" + cols + ")"
+		if unique {
+			d += " unique"
+		}
+		if partial {
+			d += " partial"
+		}
+		if created {
+			d += " " + name
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func readColumns(t *testing.T, db *store.DB, query string) map[string]column {

@@ -65,27 +65,24 @@ func (s *Service) MirrorCandidates(ctx context.Context, accountID string) ([]Mir
 
 // Mirrors lists the account's mirrored releases, newest version first.
 func (s *Service) Mirrors(ctx context.Context, accountID string) ([]Mirror, error) {
-	rows, err := s.DB.Query(ctx, `SELECT m.state, m.error, m.attempts, m.next_attempt_at, m.created_at, m.ready_at, r.`+
+	out, err := store.QueryAll(ctx, s.DB, func(row store.Scanner) (Mirror, error) {
+		var m Mirror
+		var r Release
+		if err := row.Scan(&m.State, &m.Error, &m.Attempts, &m.NextAttempt, &m.CreatedAt, &m.ReadyAt,
+			&r.ID, &r.Major, &r.Minor, &r.Sub, &r.SubSub, &r.Build, &r.Revision, &r.Locale, &r.Vendor, &r.Platform,
+			&r.Codename, &r.Name, &r.Notes, &r.FileURL, &r.BlobID, &r.FileName, &r.SHA256, &r.Size, &r.ReleasedAt, &r.State,
+			&r.PublishedAt, &r.BusinessAt, &r.WithdrawnAt, &r.WithdrawReason, &r.CreatedAt, &r.UpdatedAt); err != nil {
+			return m, err
+		}
+		m.Release = r
+		return m, nil
+	}, `SELECT m.state, m.error, m.attempts, m.next_attempt_at, m.created_at, m.ready_at, r.`+
 		prefixed("r.", releaseColumns)+` FROM update_mirrors m JOIN update_releases r ON r.id = m.release_id
 		WHERE m.account_id = ? ORDER BY r.major DESC, r.minor DESC, r.sub DESC, r.subsub DESC, r.build DESC, r.revision DESC, r.locale`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list mirrors: %w", err)
 	}
-	defer rows.Close()
-	var out []Mirror
-	for rows.Next() {
-		var m Mirror
-		var r Release
-		if err := rows.Scan(&m.State, &m.Error, &m.Attempts, &m.NextAttempt, &m.CreatedAt, &m.ReadyAt,
-			&r.ID, &r.Major, &r.Minor, &r.Sub, &r.SubSub, &r.Build, &r.Revision, &r.Locale, &r.Vendor, &r.Platform,
-			&r.Codename, &r.Name, &r.Notes, &r.FileURL, &r.BlobID, &r.FileName, &r.SHA256, &r.Size, &r.ReleasedAt, &r.State,
-			&r.PublishedAt, &r.BusinessAt, &r.WithdrawnAt, &r.WithdrawReason, &r.CreatedAt, &r.UpdatedAt); err != nil {
-			return nil, fmt.Errorf("list mirrors: %w", err)
-		}
-		m.Release = r
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // prefixed qualifies the columns of releaseColumns after the first one

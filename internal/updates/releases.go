@@ -123,20 +123,17 @@ func scanRelease(row scanner) (*Release, error) {
 }
 
 func queryReleases(ctx context.Context, q store.Querier, where string, args ...any) ([]Release, error) {
-	rows, err := q.Query(ctx, `SELECT `+releaseColumns+` FROM update_releases `+where, args...)
+	out, err := store.QueryAll(ctx, q, func(row store.Scanner) (Release, error) {
+		r, err := scanRelease(row)
+		if err != nil {
+			return Release{}, err
+		}
+		return *r, nil
+	}, `SELECT `+releaseColumns+` FROM update_releases `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list releases: %w", err)
 	}
-	defer rows.Close()
-	var out []Release
-	for rows.Next() {
-		r, err := scanRelease(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list releases: %w", err)
-		}
-		out = append(out, *r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ReleaseInput describes a new release. Numbers are pointers so that a

@@ -8,6 +8,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
+	"gatehouse/internal/csvexport"
 	"gatehouse/internal/mail"
 )
 
@@ -97,7 +98,7 @@ func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	sendCSV(w, "audit-log")
+	csvexport.Send(w, "audit-log")
 	if err := account.WriteAuditCSV(w, entries); err != nil {
 		s.Log.Error("audit csv", "err", err, "request_id", RequestID(r))
 	}

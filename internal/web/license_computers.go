@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"gatehouse/internal/csvexport"
 	"gatehouse/internal/license"
 )
 
@@ -106,7 +107,7 @@ func (h *licenseHandlers) computersCSV(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	sendCSV(w, "registered-computers")
+	csvexport.Send(w, "registered-computers")
 	if err := license.WriteComputersCSV(w, rows); err != nil {
 		h.Log.Error("computers csv", "err", err, "request_id", RequestID(r))
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"gatehouse/internal/csvexport"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 )
@@ -361,7 +362,7 @@ func (h *licenseHandlers) invitationsCSV(w http.ResponseWriter, r *http.Request)
 		h.fail(w, r, err)
 		return
 	}
-	sendCSV(w, "invitations")
+	csvexport.Send(w, "invitations")
 	if err := license.WriteInvitationsCSV(w, invs); err != nil {
 		h.Log.Error("invitations csv", "err", err, "request_id", RequestID(r))
 	}

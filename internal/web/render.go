@@ -407,14 +407,6 @@ func (s *Server) staticHandler() http.Handler {
 	})
 }
 
-// sendCSV sets the headers of every CSV export: a dated attachment that no
-// browser or proxy keeps (exports hold personal data and codes).
-func sendCSV(w http.ResponseWriter, name string) {
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, name, time.Now().UTC().Format("2006-01-02")))
-	w.Header().Set("Cache-Control", "no-store")
-}
-
 // contentSecurityPolicy is the policy of every page: only our own scripts,
 // styles and images, no framing, and forms that post only to this site
 // plus the given targets (each reduced to a CSP source; unusable ones are

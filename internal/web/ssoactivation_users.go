@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"gatehouse/internal/csvexport"
 	"gatehouse/internal/license"
 )
 
@@ -80,7 +81,7 @@ func (h *ssoActivationHandlers) usersCSV(w http.ResponseWriter, r *http.Request)
 		h.serverError(w, r, err)
 		return
 	}
-	sendCSV(w, "users-with-product-licenses")
+	csvexport.Send(w, "users-with-product-licenses")
 	_, _ = buf.WriteTo(w)
 }
 
