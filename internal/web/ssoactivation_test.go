@@ -462,7 +462,7 @@ func TestSSOActivationRefusalsAndPages(t *testing.T) {
 		if people != 0 || members != 0 {
 			t.Fatalf("a refused sign-in created %d people and %d memberships", people, members)
 		}
-		if page := f.admin.Get("/accounts/" + f.account + "/users").Expect(t, http.StatusOK).Body; strings.Contains(page, "carl.guest") {
+		if page := f.admin.Get("/accounts/"+f.account+"/users").Expect(t, http.StatusOK).Body; strings.Contains(page, "carl.guest") {
 			t.Fatal("the refused person is listed as a member")
 		}
 
