@@ -53,6 +53,7 @@ type App struct {
 	Jobs     *jobs.Runner
 	Registry *prometheus.Registry
 	handler  http.Handler
+	metrics  http.Handler // served on Config.MetricsAddr only
 }
 
 // NewLogger builds the slog logger the config asks for.
@@ -112,9 +113,11 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	host, _ := os.Hostname()
 	a := &App{Config: cfg, Log: log, DB: db, Accounts: accounts, Web: srv, Registry: reg,
 		Jobs: &jobs.Runner{DB: db, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Secret(6)), Log: log}}
-	srv.Add(web.Route{Method: "GET", Path: "/metrics", Access: web.Machine,
-		Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})})
+	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	a.Jobs.Jobs = append(a.Jobs.Jobs, jobs.Job{Name: "purge-sessions", Interval: time.Hour, Run: accounts.PurgeExpiredSessions})
+	if job, ok := mail.PurgeJob(db, cfg.OutboxRetention, nil); ok {
+		a.Jobs.Jobs = append(a.Jobs.Jobs, job)
+	}
 	if cfg.SMTPURL != "" {
 		sender := &mail.Sender{DB: db, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, Log: log}
 		a.Jobs.Jobs = append(a.Jobs.Jobs, sender.Job(cfg.MailInterval))
@@ -159,6 +162,24 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	var metricsSrv *http.Server
+	if a.Config.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", a.Config.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w", a.Config.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics)
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, ErrorLog: srv.ErrorLog}
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.Log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+		a.Log.Info("metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+		defer metricsSrv.Close()
 	}
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()

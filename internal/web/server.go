@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -385,8 +386,15 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 // logPath is the request path as logs may show it. A route whose path
 // carries a secret (a {token}: password reset, invitation and setup links)
 // is logged by its pattern, so reading the logs gives no one a usable link.
+// secretParams are path parameters that are secrets or work as one: a
+// pending link ({token}: reset, setup, invitation, verification, an
+// organisation's local update feed) and a Desktop SSO activation attempt
+// ({attempt}: it starts the sign-in for that installation). A request to
+// such a route is logged by its pattern, never its path.
+var secretParams = []string{"{token}", "{attempt}"}
+
 func logPath(r *http.Request) string {
-	if strings.Contains(r.Pattern, "{token}") {
+	if slices.ContainsFunc(secretParams, func(p string) bool { return strings.Contains(r.Pattern, p) }) {
 		if _, p, ok := strings.Cut(r.Pattern, " "); ok {
 			return p
 		}
