@@ -92,7 +92,7 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 	}
 	code := regexp.MustCompile(`[A-Z2-9]{5}(-[A-Z2-9]{5}){3}`).FindString(body)
 	secrets["activation code"] = code
-	apptest.NewClient(t, node.URL).Get("/download?code=" + url.QueryEscape(code)).Expect(t, http.StatusOK)
+	apptest.NewClient(t, node.URL).Get("/download?code="+url.QueryEscape(code)).Expect(t, http.StatusOK)
 	ag := agent.NewClient(node.URL)
 	act, err := ag.Activate(ctx, "", code, agent.NewDevice())
 	if err != nil {
