@@ -293,11 +293,11 @@ func TestJourney2SSOActivation(t *testing.T) {
 		// Ann signs in at her IdP in chromium.
 		run(t, ctx,
 			chromedp.Navigate(signInURL),
-			chromedp.WaitVisible(chromedp.CSS("#password")),
+			settled("#password"),
 			chromedp.SendKeys(chromedp.CSS("#email"), "ann.design@corp.example"),
 			chromedp.SendKeys(chromedp.CSS("#password"), idpPass),
 			chromedp.Click(chromedp.CSS("button[type=submit]")),
-			chromedp.WaitVisible(chromedp.CSS(`#sso-activation[data-result="ok"]`)),
+			settled(`#sso-activation[data-result="ok"]`),
 		)
 		if os.Getenv("GATEHOUSE_SCREENSHOTS") != "" {
 			saveScreenshot(t, ctx, "", "sso-activation-done.png")
