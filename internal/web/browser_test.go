@@ -100,6 +100,8 @@ func TestBrowserMemberJourney(t *testing.T) {
 		// The audit log shows each step; the CSV export has those rows.
 		run(t, ctx,
 			chromedp.Click(chromedp.CSS(`nav.side a[href$="/audit"]`)),
+			// The users page has a tbody too: wait for the audit page's own.
+			settled(`a[href*="audit.csv"]`),
 			chromedp.WaitVisible(chromedp.CSS(`tbody`)),
 		)
 		audit := get(t, ctx, chromedp.Text(chromedp.CSS(`tbody`)))

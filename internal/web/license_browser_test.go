@@ -78,7 +78,7 @@ func TestBrowserLicensingJourney(t *testing.T) {
 		}
 		run(t, ctx,
 			chromedp.Click(`//main//a[contains(., "Invite Users")]`),
-			chromedp.WaitVisible(chromedp.CSS("#f-key")),
+			settled(`form[enctype="multipart/form-data"] #f-key`),
 			chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#f-key');
 				s.value = [...s.options].find(o => o.text.includes('Pilot group')).value; })()`),
 			chromedp.SendKeys(chromedp.CSS("#f-emails"), "al@journey.example"),
