@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register("agent", "reference Desktop client: activate, check, deactivate, status, verify", runAgent)
+	register("agent", "reference Desktop client: activate, check, deactivate, status, verify, checkin, vm", runAgent)
 }
 
 const agentUsage = `Usage: gatehouse agent <action> [flags]
@@ -30,6 +30,9 @@ Actions:
   deactivate                           give the seat back
   status                               show the local state (no network)
   verify     [--public-key FILE]       verify the stored certificate offline
+  checkin    [--trigger T]             report the Mac and its VMs, run received commands
+  vm         create|start|stop|suspend|rename|delete|list   the simulated Mac's VMs
+                                       (see gatehouse agent vm --help)
 
 Flags common to all: --dir (default ./agent, GATEHOUSE_AGENT_DIR),
 --server (default http://127.0.0.1:8080, GATEHOUSE_SERVER; remembered in
@@ -51,6 +54,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	action, args := args[0], args[1:]
+	switch action { // the simulated Mac's VMs and check-ins (agent_fleet.go)
+	case "vm":
+		return runAgentVM(ctx, args, stdout, stderr)
+	case "checkin":
+		return runAgentCheckin(ctx, args, stdout, stderr)
+	}
 	fs := newFlagSet("agent "+action, "agent "+action+" [flags]", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, agentUsage, "\nFlags of ", action, ":\n"); fs.PrintDefaults() }
 	dir := fs.String("dir", app.Env("agent-dir", "agent"), "state directory")
@@ -99,6 +108,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		st.Server = base
 		st.Apply(act, now)
+		st.Method = map[bool]string{true: "key", false: "invitation"}[key != ""]
 		pub, err := c.FetchPublicKey(ctx)
 		if err != nil {
 			return fmt.Errorf("activated, but fetching the activation key failed: %w", err)
@@ -116,7 +126,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "%s %s: %s%s, valid until %s\n", st.Device.ComputerName, verb, editionName(act.License.Edition),
 			trialNote(act.License.Trial), act.ValidUntil.Local().Format(time.RFC3339))
-		return nil
+		return activationCheckIn(ctx, st, *dir, base, stdout)
 	case "check":
 		if st.Credential == "" {
 			return errors.New("not activated (run: gatehouse agent activate --key KEY)")

@@ -59,6 +59,7 @@ func agentActivateSSO(ctx context.Context, fs *flag.FlagSet, c *agent.Client, st
 	now := time.Now()
 	st.Server = base
 	st.Apply(&act.Activation, now)
+	st.Method = "sso"
 	pub, err := c.FetchPublicKey(ctx)
 	if err != nil {
 		return fmt.Errorf("activated, but fetching the activation key failed: %w", err)
@@ -72,5 +73,5 @@ func agentActivateSSO(ctx context.Context, fs *flag.FlagSet, c *agent.Client, st
 	}
 	fmt.Fprintf(stdout, "%s activated for %s with SSO: %s%s from key %q, valid until %s\n", st.Device.ComputerName, act.User,
 		editionName(act.License.Edition), trialNote(act.License.Trial), act.KeyName, act.ValidUntil.Local().Format(time.RFC3339))
-	return nil
+	return activationCheckIn(ctx, st, dir, base, stdout)
 }

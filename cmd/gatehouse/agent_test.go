@@ -35,7 +35,7 @@ func registerInto(t *testing.T, db *store.DB, key string) {
 		t.Fatal(err)
 	}
 	svc := license.New(db, license.Config{})
-	if _, err := svc.RegisterKey(ctx, license.Caller{PersonID: pid}, license.RegisterInput{Key: key, NewAccount: &license.NewAccount{Name: "Acme"}},
+	if _, err := svc.RegisterKey(ctx, license.Caller{PersonID: pid}, license.RegisterInput{Key: key, NewAccount: &license.NewAccount{Name: "Acme", Country: "DE"}},
 		audit.Actor{Type: audit.ActorPerson, ID: pid}); err != nil {
 		t.Fatal(err)
 	}

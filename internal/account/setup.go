@@ -69,11 +69,11 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, in SignUpInpu
 		CreatedAt: now, HasPassword: true, EmailVerifiedAt: now}
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		// Consuming the token is the conditional delete: only one request wins.
-		res, err := tx.Exec(ctx, `DELETE FROM settings WHERE key = ? AND value = ?`, setupTokenKey, ids.Hash(token))
+		taken, err := store.TakeSetting(ctx, tx, setupTokenKey, ids.Hash(token))
 		if err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if !taken {
 			return ErrSetupDone
 		}
 		err = s.insertPerson(ctx, tx, p, hash, audit.Actor{Type: audit.ActorOperator, ID: p.ID, Label: email, IP: ip}, "setup_link")

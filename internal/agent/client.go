@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"gatehouse/internal/freetext"
 	"io"
 	"net/http"
 	"strings"
@@ -192,17 +193,10 @@ func (c *Client) do(ctx context.Context, method, path, credential string, body, 
 		if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
 			return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 		}
-		return &APIError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(truncate(string(data), 200))}
+		return &APIError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(freetext.Shorten(string(data), 200))}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s %s: malformed response: %w", method, path, err)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -82,6 +82,8 @@ type CheckInRequest struct {
 	Known          *Known          `json:"known,omitempty"`
 	Report         *FleetReport    `json:"report,omitempty"`
 	CommandResults []CommandResult `json:"command_results,omitempty"`
+	// reportHash is the client's hash of Report (computed once).
+	reportHash string
 }
 
 // Command is a command the server delivered.
@@ -232,7 +234,8 @@ func (s *State) NextCheckIn(trigger string, forceReport bool) *CheckInRequest {
 	m.Seq++
 	req := &CheckInRequest{Seq: m.Seq, Trigger: trigger, Known: m.Known, CommandResults: slices.Clone(m.Results)}
 	rep := s.Report()
-	if forceReport || m.Known == nil || clientHash(rep) != m.SentHash || len(m.Results) > 0 {
+	req.reportHash = clientHash(rep)
+	if forceReport || m.Known == nil || req.reportHash != m.SentHash || len(m.Results) > 0 {
 		req.Report = rep
 	}
 	return req
@@ -251,7 +254,10 @@ func (s *State) ApplyAnswer(req *CheckInRequest, resp *CheckInResponse, now time
 		m.Results = slices.DeleteFunc(m.Results, func(r CommandResult) bool { return acked[r.ID] })
 	}
 	if req.Report != nil && (resp.Report == "applied" || resp.Report == "duplicate") {
-		m.SentHash = clientHash(req.Report)
+		if req.reportHash == "" {
+			req.reportHash = clientHash(req.Report)
+		}
+		m.SentHash = req.reportHash
 	}
 	if resp.Status == "report_required" {
 		m.SentHash = ""

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,17 +18,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/audit"
 	"gatehouse/internal/clientapi"
+	"gatehouse/internal/fleet"
 	"gatehouse/internal/idp"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/license"
 	"gatehouse/internal/mail"
 	"gatehouse/internal/portal"
+	"gatehouse/internal/portal/linkcheck"
+	"gatehouse/internal/saml"
 	"gatehouse/internal/scim"
 	"gatehouse/internal/sso"
 	"gatehouse/internal/store"
 	"gatehouse/internal/updates"
+	"gatehouse/internal/updates/httpfetch"
+	"gatehouse/internal/updates/mobileconfig"
 	"gatehouse/internal/web"
 )
 
@@ -41,12 +48,20 @@ type App struct {
 	IdP      *idp.Service
 	SCIM     *scim.Service
 	SSO      *sso.Service
-	// SSOEffects carries SCIM's effects on people; the SSO activation
-	// feature adds its seat revocation to it.
+	// SSOEffects carries SCIM's effects on people (sessions, admin rights,
+	// per-user seats).
 	SSOEffects *sso.Effects
 	Web        *web.Server
-	// Vendor is the operator API; features mount their endpoints on it.
+	// Vendor is the operator API (subscriptions and releases).
 	Vendor *clientapi.VendorHandler
+	// Client is the Desktop client API; features mount their endpoints on it.
+	Client *clientapi.Handler
+	// Fleet holds check-ins, VMs and commands; the portal sets its Sections.
+	Fleet *fleet.Service
+	// Background runs per node while serving (not leased like Jobs), until
+	// its context ends; shutdown waits for each to return after the HTTP
+	// server has drained.
+	Background []func(ctx context.Context)
 	// Updates serves releases, feeds, mirrors and deployment files.
 	Updates  *updates.Service
 	Portal   *portal.Service
@@ -94,6 +109,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	return a, nil
 }
 
+// wire builds every service of the node in dependency order, handing each
+// its dependencies through its constructor or config struct, then mounts
+// the routes and lists the background jobs. It is the one place that shows
+// what depends on what (docs/architecture.md draws it): no feature
+// registers itself, and nothing is attached to a service after it is built.
+// A new feature adds its construction here, after what it needs.
 func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App, error) {
 	cookieKey, err := store.EnsureSetting(ctx, db, "cookie_key", func() (string, error) { return ids.Secret(32), nil })
 	if err != nil {
@@ -103,37 +124,168 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	if err != nil {
 		return nil, fmt.Errorf("cookie key: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newDBCollector(db))
-	accounts := &account.Service{DB: db, Config: account.DefaultConfig(), PublicURL: cfg.PublicURL, Log: log}
-	srv, err := web.New(web.Config{PublicURL: cfg.PublicURL, TrustProxy: cfg.TrustProxy, CookieKey: key, MailServer: cfg.SMTPURL != ""}, db, accounts, log, web.NewMetrics(reg))
+	// One request-signing credential per deployment, made by the first node
+	// to start and shared through the settings table. It signs the
+	// AuthnRequests of IdPs that want them signed; its certificate is in the
+	// SP metadata the configurator and /saml/{account}/metadata serve.
+	signingKey, signingCert, err := saml.EnsureSigningCredential(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wire SSO: %w", err)
 	}
-	host, _ := os.Hostname()
-	a := &App{Config: cfg, Log: log, DB: db, Accounts: accounts, Web: srv, Registry: reg,
-		Jobs: &jobs.Runner{DB: db, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Secret(6)), Log: log}}
-	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
-	a.Jobs.Jobs = append(a.Jobs.Jobs, jobs.Job{Name: "purge-sessions", Interval: time.Hour, Run: accounts.PurgeExpiredSessions})
-	if job, ok := mail.PurgeJob(db, cfg.OutboxRetention, nil); ok {
-		a.Jobs.Jobs = append(a.Jobs.Jobs, job)
-	}
-	if cfg.SMTPURL != "" {
-		sender := &mail.Sender{DB: db, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, Log: log}
-		a.Jobs.Jobs = append(a.Jobs.Jobs, sender.Job(cfg.MailInterval))
-	}
-	for _, f := range features {
-		if err := f(ctx, a); err != nil {
+	var signer *mobileconfig.Signer
+	if cfg.MDMSigningCert != "" {
+		if signer, err = mobileconfig.LoadSigner(cfg.MDMSigningCert, cfg.MDMSigningKey); err != nil {
 			return nil, err
 		}
 	}
-	a.handler = srv.Handler()
-	return a, nil
-}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newDBCollector(db))
+	scimBase := cfg.PublicURL + "/scim/v2"
 
-// Feature wires one feature (licensing, IdP, SCIM, …) into the app: its
-// services, routes and jobs. Features register themselves in features.go.
-type Feature func(ctx context.Context, a *App) error
+	// 1. The IdP configurator. It only uses the SCIM server's stateless
+	// admin methods (tokens, on/off, activity), so its own SCIM instance
+	// over the same database is equivalent to the one serving /scim/v2.
+	// Whether an account may use it is licensing's answer, read from the
+	// license tables by the licensing package.
+	idpSvc := idp.New(db, idp.Config{
+		PublicURL:     cfg.PublicURL,
+		Resolver:      idp.NewResolver(cfg.DNSServer),
+		SPSigningCert: signingCert,
+		LicenseCheck:  func(ctx context.Context, accountID string) (bool, error) { return license.HoldsKey(ctx, db, accountID) },
+	}, &scim.Service{DB: db, BaseURL: scimBase, Logger: log}, log)
+
+	// 2. People, business accounts, sessions. While an IdP integration is
+	// active, the configurator narrows admin rights to SSO admins and the
+	// backup login.
+	accounts := &account.Service{DB: db, Config: account.DefaultConfig(), PublicURL: cfg.PublicURL, Log: log,
+		AdminAccess: idpSvc.AdminAccess}
+
+	// 3. The fleet (spec 07 check-ins, host and VM inventory, commands),
+	// then the Management Portal (spec 05): golden images, policies, user
+	// groups and configuration profiles. The portal reads the fleet's
+	// inventory and bumps its settings version; licensing events reach it
+	// through its hooks: a suspended trial unassigns its policies, the
+	// retention job purges them after the end.
+	fleetCfg := fleet.DefaultConfig()
+	fleetCfg.Log = log
+	fleetSvc := fleet.New(db, fleetCfg)
+	portalSvc := portalWithFleet(db, fleetSvc)
+
+	// 4. Licensing. Registering a key from the personal workspace creates
+	// the business account through the account service; refused SSO
+	// activations join the SSO failures admins read.
+	lic := license.New(db, license.Config{
+		PublicURL: cfg.PublicURL,
+		Accounts:  accounts,
+		Hooks: license.Hooks{
+			TrialSuspended:  []license.Hook{portalSvc.TrialSuspended},
+			PurgeEnterprise: []license.Hook{portalSvc.PurgeEnterprise},
+		},
+		RecordSSOFailure: func(ctx context.Context, accountID, code, detail, subject, ip string) string {
+			return sso.RecordFailure(ctx, db, log, accountID, saml.PurposeDesktop, code, detail, subject, ip)
+		},
+	})
+
+	// 5. SCIM provisioning and its effects on people (spec 03): sessions end,
+	// admin rights drop, and per-user seats are revoked by licensing.
+	directory := ssoDirectory{idpSvc}
+	scimActor := audit.Actor{Type: audit.ActorToken, ID: "scim", Label: "identity provider (SCIM)"}
+	effects := &sso.Effects{Accounts: accounts, Directory: directory, OnRevoke: []sso.RevokeFunc{
+		func(ctx context.Context, tx *store.Tx, accountID, personID, reason string) error {
+			_, _, err := lic.RevokePersonTx(ctx, tx, accountID, personID, reason, scimActor)
+			return err
+		},
+	}}
+	scimSvc := &scim.Service{DB: db, BaseURL: scimBase, Logger: log, Hooks: effects, RateLimit: cfg.SCIMRate}
+
+	// 6. SSO sign-in: SAML, the account's settings from the configurator,
+	// SCIM's users, and licensing's seat pool preview for test sign-ins.
+	samlSvc := &saml.Service{DB: db, SigningKey: signingKey, SigningCert: signingCert}
+	ssoSvc := &sso.Service{DB: db, SAML: samlSvc, Accounts: accounts, Directory: directory,
+		SCIM: sso.SCIMAdapter{SCIM: scimSvc}, SeatPools: seatPoolPreview(lic), Log: log}
+
+	// 7. Updates and deployment (spec 06).
+	upd := updates.New(db, updates.Config{PublicURL: cfg.PublicURL, BusinessDelay: cfg.ReleaseBusinessDelay,
+		Fetch: httpfetch.New(nil), Log: log})
+
+	// 8. Transports: the portal, the Desktop client API (key and SSO
+	// activation) and the vendor API.
+	srv, err := web.New(web.Config{PublicURL: cfg.PublicURL, TrustProxy: cfg.TrustProxy, CookieKey: key, MailServer: cfg.SMTPURL != "",
+		DashboardCards: []web.DashboardCard{web.LicenseDashboardCard(lic), web.IdPDashboardCard(idpSvc)},
+		LicenseHolders: lic.ProductLicenseHolders,
+		Installer:      installerLookup(lic, upd),
+	}, db, accounts, log, web.NewMetrics(reg))
+	if err != nil {
+		return nil, err
+	}
+	// The client API carries the fleet check-in; each node buffers its
+	// check-ins' last-seen times and flushes them (a per-node background
+	// loop, not a leased job: see Background below).
+	client := clientapi.New(lic, clientapi.Config{ActivationLimit: clientapi.DefaultActivationLimit, ClientIP: web.ClientIP, Log: log,
+		Fleet: fleetSvc})
+	reg.MustRegister(newFleetCollector(fleetSvc))
+	ssoClient := clientapi.NewSSO(lic, clientapi.SSOConfig{
+		PublicURL:        cfg.PublicURL,
+		AccountForDomain: idpSvc.AccountForDomain,
+		Pending:          pendingRefusal(idpSvc, ssoSvc, log),
+		StartLimit:       clientapi.DefaultActivationLimit,
+		ClientIP:         web.ClientIP,
+		Log:              log,
+	})
+	// The vendor API takes operator tokens made by `gatehouse vendor token`.
+	vendor := clientapi.NewVendor(lic, clientapi.VendorConfig{Log: log, Releases: upd})
+
+	// Routes. The JSON APIs of Desktop installations and the published
+	// certificate key authenticate on their own (device credentials).
+	srv.Add(web.LicenseRoutes(srv, lic)...)
+	srv.Add(
+		web.Route{Path: clientapi.Prefix, Access: web.Machine, Handler: client},
+		web.Route{Method: "GET", Path: clientapi.WellKnownPath, Access: web.Machine, Handler: client},
+		web.Route{Method: "GET", Path: clientapi.WellKnownPath + ".pem", Access: web.Machine, Handler: client},
+		web.Route{Path: clientapi.VendorPrefix, Access: web.Machine, Handler: vendor},
+	)
+	srv.Add(web.IdPRoutes(srv, idpSvc)...)
+	srv.Add(web.Route{Path: "/scim/", Access: web.Machine, Handler: scim.Handler(scimSvc)})
+	srv.Add(web.SSORoutes(srv, ssoSvc)...)
+	srv.Add(web.SSOActivationRoutes(srv, lic, ssoSvc, web.SSOActivationConfig{
+		DownloadURL:    cfg.DownloadURL,
+		ReservedGroups: reservedGroups(idpSvc),
+	})...)
+	srv.Add(web.Route{Path: clientapi.SSOPrefix, Access: web.Machine, Handler: ssoClient})
+	srv.Add(web.UpdatesPublicRoutes(srv, upd)...)
+	srv.Add(web.UpdatesRoutes(srv, upd, lic, web.UpdatesConfig{Signer: signer})...)
+	srv.Add(web.PortalRoutes(srv, portalSvc, web.PortalConfig{Links: &linkcheck.Checker{}, Retention: lic.Config.Retention})...)
+	// The Virtual Machines inventory reads what check-ins store and queues
+	// commands through the fleet service.
+	srv.Add(web.InventoryRoutes(srv, &fleet.Inventory{DB: db, Now: lic.Config.Now}, fleetSvc, lic)...)
+
+	// Background jobs; each runs on one node at a time (jobs.Runner leases).
+	jobList := []jobs.Job{{Name: "purge-sessions", Interval: time.Hour, Run: accounts.PurgeExpiredSessions}}
+	if job, ok := mail.PurgeJob(db, cfg.OutboxRetention, nil); ok {
+		jobList = append(jobList, job)
+	}
+	if cfg.SMTPURL != "" {
+		sender := &mail.Sender{DB: db, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, Log: log}
+		jobList = append(jobList, sender.Job(cfg.MailInterval))
+	}
+	jobList = append(jobList,
+		lic.RetentionJob(time.Hour),
+		jobs.Job{Name: idp.JobName, Interval: time.Minute, Run: func(ctx context.Context) error { return idpSvc.RecheckDue(ctx, time.Now()) }},
+		samlSvc.PurgeJob(),
+		ssoSvc.TestPurgeJob(),
+		lic.InactivityJob(time.Hour),
+		upd.MirrorJob(30*time.Second),
+	)
+	host, _ := os.Hostname()
+	return &App{Config: cfg, Log: log, DB: db, Registry: reg,
+		Accounts: accounts, License: lic, IdP: idpSvc, SCIM: scimSvc, SSO: ssoSvc, SSOEffects: effects,
+		Web: srv, Vendor: vendor, Client: client, Fleet: fleetSvc, Updates: upd, Portal: portalSvc,
+		Background: []func(context.Context){fleetSvc.RunFlusher},
+		Jobs:       &jobs.Runner{DB: db, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Secret(6)), Log: log, Jobs: jobList},
+		handler:    srv.Handler(),
+		// /metrics is served on Config.MetricsAddr only, never publicly.
+		metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})}, nil
+}
 
 // Handler is the node's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
@@ -184,6 +336,13 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	a.Jobs.Start(jobCtx)
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	var background sync.WaitGroup
+	for _, run := range a.Background {
+		background.Add(1)
+		go func() { defer background.Done(); run(bgCtx) }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -198,7 +357,12 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 	stopJobs()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	// After the last request: background work (the fleet's last-seen
+	// buffer) finishes with what those requests left.
+	stopBackground()
+	background.Wait()
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

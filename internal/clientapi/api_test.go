@@ -10,6 +10,7 @@ import (
 
 	"gatehouse/internal/agent"
 	"gatehouse/internal/license"
+	"gatehouse/internal/license/invitations"
 	"gatehouse/internal/ratelimit"
 	"gatehouse/internal/store"
 	"gatehouse/internal/testenv"
@@ -180,7 +181,7 @@ func TestInvitationCodesOverHTTP(t *testing.T) {
 		wantAPIError(t, err, 403, "code_expired")
 		_, err = c.Activate(ctx, "", "nope", agent.NewDevice())
 		wantAPIError(t, err, 400, "invalid_code")
-		_, err = c.Activate(ctx, "", license.GenerateCode(), agent.NewDevice())
+		_, err = c.Activate(ctx, "", invitations.GenerateCode(), agent.NewDevice())
 		wantAPIError(t, err, 400, "invalid_code")
 		_, err = c.Activate(ctx, license.GenerateKey(), codes["b@example.com"], agent.NewDevice())
 		wantAPIError(t, err, 400, "invalid_request")

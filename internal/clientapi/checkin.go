@@ -13,7 +13,8 @@ import (
 // (200) VMs with every field at a realistic length fits with room to spare.
 const MaxCheckInBody = 256 << 10
 
-// MountFleet adds the fleet check-in (spec 07) to the client API.
+// MountFleet adds the fleet check-in (spec 07) to the client API (New does
+// it when Config.Fleet is set; tests mount it on handlers they build).
 func (h *Handler) MountFleet(svc *fleet.Service) {
 	h.fleet = svc
 	h.route("POST", Prefix+"checkin", h.checkin)

@@ -12,6 +12,7 @@ import (
 
 	"gatehouse/internal/agent"
 	"gatehouse/internal/fleet"
+	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 	"gatehouse/internal/ratelimit"
 	"gatehouse/internal/store"
@@ -424,6 +425,173 @@ func TestCommandNeverDeliveredTwiceConcurrently(t *testing.T) {
 		}
 		if c, _ := e.fleet.CommandByID(ctx, e.caller, cmds[0].ID); c.State != fleet.CommandDone {
 			t.Fatalf("command %+v", c)
+		}
+	})
+}
+
+// Every trigger of spec 07 is accepted; buffered last-seen times reach the
+// host and its present VMs when flushed, and never move backwards; a
+// deactivated installation is refused like a license check.
+func TestCheckInTriggersLastSeenAndRefusal(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		e := newFleetEnv(t, db)
+		ctx := context.Background()
+		e.sync(t, e.st, agent.TriggerLaunch)
+		for _, trig := range append(agent.Triggers, agent.TriggerCommandResult) {
+			if a := e.sync(t, e.st, trig).Answers[0]; a.Status != "unchanged" {
+				t.Fatalf("trigger %s: %+v", trig, a)
+			}
+		}
+		seen := func() (host, vm int64) {
+			// The flush writes only fleet_seen; the VM rows keep the time
+			// they were last written.
+			if err := db.QueryRow(ctx, `SELECT s.last_seen_at, MAX(v.last_seen_at) FROM fleet_seen s JOIN fleet_vms v ON v.installation_id = s.installation_id
+				WHERE s.installation_id = ? GROUP BY s.last_seen_at`, e.st.ActivationID).Scan(&host, &vm); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if err := e.fleet.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h0, _ := seen()
+		e.clock.add(time.Hour)
+		e.sync(t, e.st, agent.TriggerDaily)
+		if h, _ := seen(); h != h0 {
+			t.Fatal("an unchanged check-in wrote last_seen_at before the flush")
+		}
+		if err := e.fleet.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h1, v1 := seen()
+		if h1 != store.Millis(e.clock.now()) || v1 >= h1 {
+			t.Fatalf("after flush: seen %d, vm rows %d, want %d and the VM rows untouched", h1, v1, store.Millis(e.clock.now()))
+		}
+		// An older time flushed later does not move it back.
+		e.clock.add(-2 * time.Hour)
+		e.sync(t, e.st, agent.TriggerDaily)
+		if err := e.fleet.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if h, v := seen(); h != h1 || v != v1 {
+			t.Fatalf("last seen moved back: %d %d", h, v)
+		}
+		if err := e.svc.DeactivateDevice(ctx, e.st.Credential); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.st.SyncCheckIn(ctx, e.c, agent.TriggerLaunch, time.Now, nil)
+		wantAPIError(t, err, http.StatusForbidden, license.CodeDeactivated)
+		// Commands for its VMs are refused: they would never be picked up.
+		_, err = e.fleet.Enqueue(ctx, e.caller, testActor, fleet.CommandDelete, []string{e.vmID(t, e.st, e.st.Mac.VMs[0].ID)})
+		if fe, ok := fleet.IsError(err); !ok || fe.Code != fleet.CodeDesktopDeactivated {
+			t.Fatalf("enqueue for a deactivated Desktop: %v", err)
+		}
+	})
+}
+
+// A license admin manages the VMs of the keys they administer only.
+func TestCommandsLicenseAdminScope(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		e := newFleetEnv(t, db)
+		ctx := context.Background()
+		var subID string
+		if err := db.QueryRow(ctx, `SELECT id FROM subscriptions WHERE account_id = ?`, e.caller.AccountID).Scan(&subID); err != nil {
+			t.Fatal(err)
+		}
+		k, designKey, err := e.svc.CreateSublicense(ctx, e.caller, subID, license.KeyInput{Name: "Design", Kind: "reserved", Seats: 2}, testActor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		la := ids.New()
+		if _, err := db.Exec(ctx, `INSERT INTO people (id, email, email_norm, created_at) VALUES (?, ?, ?, ?)`, la, la+"@example.com", la+"@example.com", store.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO memberships (account_id, person_id, role, status, joined_at) VALUES (?, ?, 'license_admin', 'active', ?)`, e.caller.AccountID, la, store.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.AssignKeyAdmin(ctx, e.caller, k.ID, la, testActor); err != nil {
+			t.Fatal(err)
+		}
+		laCaller := license.Caller{PersonID: la, AccountID: e.caller.AccountID, Role: license.RoleLicenseAdmin}
+		e.sync(t, e.st, agent.TriggerLaunch) // on the first key: not theirs
+		e.key = designKey
+		design := e.activate(t, 1)
+		e.sync(t, design, agent.TriggerLaunch)
+		theirs := e.vmID(t, design, design.Mac.VMs[0].ID)
+		notTheirs := e.vmID(t, e.st, e.st.Mac.VMs[0].ID)
+		if _, err := e.fleet.Enqueue(ctx, laCaller, testActor, fleet.CommandRestart, []string{theirs}); err != nil {
+			t.Fatalf("license admin on their key: %v", err)
+		}
+		if _, err := e.fleet.Enqueue(ctx, laCaller, testActor, fleet.CommandRestart, []string{notTheirs}); err == nil {
+			t.Fatal("license admin queued a command on another key's VM")
+		}
+		if _, err := e.fleet.Enqueue(ctx, license.Caller{PersonID: la, AccountID: e.caller.AccountID, Role: "member"}, testActor, fleet.CommandRestart, []string{theirs}); err != fleet.ErrForbidden {
+			t.Fatalf("member: %v", err)
+		}
+	})
+}
+
+// What the portal reads from the inventory.
+func TestInventoryDataForThePortal(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		e := newFleetEnv(t, db)
+		ctx := context.Background()
+		e.st.Mac.VMs[0].Source, e.st.Mac.VMs[0].GoldenImageID = "golden_image", "img-1"
+		e.st.Mac.VMs[1].Source, e.st.Mac.VMs[1].GoldenImageID = "golden_image", "img-1"
+		e.sync(t, e.st, agent.TriggerLaunch)
+		counts, err := fleet.CountVMsByImage(ctx, db, e.caller.AccountID, []string{"img-1", "img-2"})
+		if err != nil || counts["img-1"] != 2 || counts["img-2"] != 0 {
+			t.Fatalf("counts %v %v", counts, err)
+		}
+		var keyID string
+		if err := db.QueryRow(ctx, `SELECT key_id FROM fleet_hosts WHERE installation_id = ?`, e.st.ActivationID).Scan(&keyID); err != nil {
+			t.Fatal(err)
+		}
+		hosts, err := e.fleet.HostsForKeys(ctx, e.caller.AccountID, []string{keyID})
+		if err != nil || len(hosts) != 1 || len(hosts[0].VMs) != 3 || hosts[0].CPU != e.st.Mac.CPU {
+			t.Fatalf("hosts %+v %v", hosts, err)
+		}
+		if other, _ := e.fleet.HostsForKeys(ctx, newAccount(t, db).AccountID, []string{keyID}); len(other) != 0 {
+			t.Fatal("another account saw the hosts")
+		}
+	})
+}
+
+// The fleet load generator executes and acknowledges the commands an admin
+// queues while it runs, each once.
+func TestFleetLoadAcknowledgesCommands(t *testing.T) {
+	testenv.Engines(t, func(t *testing.T, db *store.DB) {
+		e := newFleetEnv(t, db)
+		ctx := context.Background()
+		f, err := agent.SetupFleet(ctx, e.c, e.key, 6, 3, 4, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vmIDs []string
+		for _, h := range f.Hosts {
+			vmIDs = append(vmIDs, e.vmID(t, h, h.Mac.VMs[0].ID))
+		}
+		cmds, err := e.fleet.Enqueue(ctx, e.caller, testActor, fleet.CommandRestart, vmIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		executed, acked := 0, 0
+		for round := 0; round < 100; round++ {
+			res := f.Run(ctx, agent.FleetLoadOptions{N: 24, Concurrency: 3, Changed: 0.2})
+			if res.Errors() > 0 {
+				t.Fatalf("load: %s", res.Summary())
+			}
+			executed += res.Executed
+			acked += res.Acked
+			if n := e.count(t, `SELECT COUNT(*) FROM fleet_commands WHERE account_id = ? AND state = 'done'`, e.caller.AccountID); n == len(cmds) {
+				break
+			}
+		}
+		if n := e.count(t, `SELECT COUNT(*) FROM fleet_commands WHERE account_id = ? AND state = 'done'`, e.caller.AccountID); n != len(cmds) {
+			t.Fatalf("%d of %d commands done", n, len(cmds))
+		}
+		if executed != len(cmds) || acked < len(cmds) {
+			t.Fatalf("executed %d, acknowledged %d, want %d", executed, acked, len(cmds))
 		}
 	})
 }

@@ -57,6 +57,8 @@ type Config struct {
 	// honours --trust-proxy once the request passed the web server.
 	ClientIP func(*http.Request) string
 	Log      *slog.Logger
+	// Fleet, when set, serves the check-in (POST checkin, spec 07).
+	Fleet *fleet.Service
 }
 
 // DefaultActivationLimit: 100 failed attempts per address in 15 minutes.
@@ -93,6 +95,9 @@ func New(svc *license.Service, cfg Config) *Handler {
 	h.route("POST", Prefix+"check", h.check)
 	h.route("POST", Prefix+"deactivate", h.deactivate)
 	h.route("GET", Prefix+"openapi.yaml", h.openapi)
+	if cfg.Fleet != nil {
+		h.MountFleet(cfg.Fleet)
+	}
 	h.route("GET", WellKnownPath, h.publicKey)
 	h.route("GET", WellKnownPath+".pem", h.publicKeyPEM)
 	h.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {

@@ -26,8 +26,8 @@ import (
 //	POST /api/vendor/v1/releases/{ref}/publish    {channel?: early|business, business_after?: "72h"} → {release}
 //	POST /api/vendor/v1/releases/{ref}/withdraw   {reason?} → {release}
 
-// MountReleases adds the release endpoints to the vendor API.
-func (h *VendorHandler) MountReleases(svc *updates.Service) {
+// mountReleases adds the release endpoints to the vendor API.
+func (h *VendorHandler) mountReleases(svc *updates.Service) {
 	rh := &releaseHandlers{v: h, svc: svc}
 	h.mux.HandleFunc("POST "+VendorPrefix+"releases", rh.add)
 	h.mux.HandleFunc("GET "+VendorPrefix+"releases", rh.list)

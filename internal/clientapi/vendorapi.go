@@ -12,6 +12,7 @@ import (
 	"gatehouse/internal/clientip"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
+	"gatehouse/internal/updates"
 )
 
 // VendorPrefix is where the operator's API is mounted.
@@ -24,6 +25,8 @@ type VendorConfig struct {
 	// (stored hashed in settings) is accepted as well.
 	Token string
 	Log   *slog.Logger
+	// Releases, when set, adds the release endpoints (vendor_releases.go).
+	Releases *updates.Service
 }
 
 // VendorHandler is the operator-only HTTP API a shop system calls to issue
@@ -56,6 +59,9 @@ func NewVendor(svc *license.Service, cfg VendorConfig) *VendorHandler {
 	h.mux.HandleFunc("GET "+VendorPrefix+"subscriptions", h.list)
 	h.mux.HandleFunc("GET "+VendorPrefix+"subscriptions/{ref}", h.get)
 	h.mux.HandleFunc("POST "+VendorPrefix+"subscriptions/{ref}/{action}", h.action)
+	if cfg.Releases != nil {
+		h.mountReleases(cfg.Releases)
+	}
 	return h
 }
 

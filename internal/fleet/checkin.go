@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -97,6 +98,25 @@ func (s *Service) readHot(ctx context.Context, credential string) (*hot, error) 
 // state) or *Error (bad input, sequence reuse, unknown command); nothing is
 // written when it fails.
 func (s *Service) CheckIn(ctx context.Context, credential string, in CheckIn) (*Answer, error) {
+	ans, err := s.checkIn(ctx, credential, in)
+	switch {
+	case err == nil:
+		s.countAnswer(ans)
+	case isRefusal(err):
+		s.stats.checkIns[outRefused].Add(1)
+	default:
+		s.stats.checkIns[outError].Add(1)
+	}
+	return ans, err
+}
+
+func isRefusal(err error) bool {
+	var de *license.DeviceError
+	_, ok := IsError(err)
+	return ok || errors.As(err, &de)
+}
+
+func (s *Service) checkIn(ctx context.Context, credential string, in CheckIn) (*Answer, error) {
 	if err := s.validate(&in); err != nil {
 		return nil, err
 	}
@@ -123,6 +143,7 @@ func (s *Service) CheckIn(ctx context.Context, credential string, in CheckIn) (*
 		// (e.g. a report lost in a crash or a restore): ask for it again.
 		return &Answer{Status: AnswerReportRequired, Report: ReportNotSent, ReportHash: h.reportHash, NextCheckIn: 0}, nil
 	}
+	s.prepare(ctx)
 	var ans *Answer
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		var err error
@@ -137,21 +158,61 @@ func (s *Service) CheckIn(ctx context.Context, credential string, in CheckIn) (*
 
 // hostState is the installation's row, locked.
 type hostState struct {
-	reportSeq    int64
-	reportHash   string
-	openCommands int
-	vmCount      int
-	cpu, version string
-	host         Host
+	reportSeq     int64
+	reportHash    string
+	answerHash    string
+	answerVersion int64
+	openCommands  int
+	vmCount       int
+	host          Host
+}
+
+// The statements every check-in transaction runs, prepared once
+// (store.PrepareWriter) so that SQLite does not parse them each time.
+const (
+	qLockHost = `UPDATE fleet_hosts SET last_trigger = ? WHERE installation_id = ?
+		RETURNING report_seq, report_hash, answer_hash, answer_version, open_commands, vm_count, computer_name, mac_serial,
+		hardware_uuid, macos_user, cpu, macos_version, desktop_version, desktop_state`
+	qHostReport = `UPDATE fleet_hosts SET computer_name = ?, mac_serial = ?, hardware_uuid = ?, macos_user = ?, cpu = ?,
+		macos_version = ?, desktop_version = ?, desktop_state = ?, report_seq = ?, report_hash = ?, vm_count = ?, last_report_at = ?,
+		answer_hash = ?, answer_version = ? WHERE installation_id = ?`
+	qHostAnswer  = `UPDATE fleet_hosts SET answer_hash = ?, answer_version = ? WHERE installation_id = ?`
+	qHostColumns = `UPDATE fleet_vms SET macos_user = ?, computer_name = ?, mac_serial = ?, cpu = ?, desktop_version = ?, desktop_state = ? WHERE installation_id = ?`
+	qStoredVMs   = `SELECT id, vm_uuid, content_hash, gone_at IS NOT NULL FROM fleet_vms WHERE installation_id = ?`
+	qInsertVM    = `INSERT INTO fleet_vms (id, account_id, installation_id, key_id, vm_uuid, name, state, guest_os, os_edition,
+		os_build, vm_serial, source, golden_image_id, encryption, tools_version, last_used_at, macos_user, computer_name, mac_serial,
+		cpu, desktop_version, desktop_state, content_hash, first_seen_at, last_report_at, last_seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdateVM = `UPDATE fleet_vms SET name = ?, state = ?, guest_os = ?, os_edition = ?, os_build = ?, vm_serial = ?,
+		source = ?, golden_image_id = ?, encryption = ?, tools_version = ?, last_used_at = ?, content_hash = ?, last_report_at = ?,
+		last_seen_at = ?, gone_at = NULL WHERE id = ?`
+	// A gone VM keeps when it was last reported: its installation's last
+	// check-in before this one.
+	qVMGone = `UPDATE fleet_vms SET gone_at = ?, last_seen_at = COALESCE((SELECT s.last_seen_at FROM fleet_seen s
+		WHERE s.installation_id = fleet_vms.installation_id), last_seen_at) WHERE id = ?`
+)
+
+var hotStatements = []string{qLockHost, qHostReport, qHostAnswer, qHostColumns, qStoredVMs, qInsertVM, qUpdateVM, qVMGone}
+
+// prepare prepares the check-in statements once; on failure check-ins run
+// them unprepared and it is tried again later.
+func (s *Service) prepare(ctx context.Context) {
+	if s.prepared.Load() {
+		return
+	}
+	if err := s.DB.PrepareWriter(ctx, hotStatements...); err != nil {
+		s.Log.Warn("fleet: prepare check-in statements", "err", err)
+		return
+	}
+	s.prepared.Store(true)
 }
 
 func (s *Service) lockHost(ctx context.Context, tx *store.Tx, id, trigger string) (*hostState, error) {
 	var st hostState
-	err := tx.QueryRow(ctx, `UPDATE fleet_hosts SET last_trigger = ? WHERE installation_id = ?
-		RETURNING report_seq, report_hash, open_commands, vm_count, computer_name, mac_serial, hardware_uuid, macos_user, cpu,
-		macos_version, desktop_version, desktop_state`, trigger, id).
-		Scan(&st.reportSeq, &st.reportHash, &st.openCommands, &st.vmCount, &st.host.ComputerName, &st.host.MacSerial,
-			&st.host.HardwareUUID, &st.host.MacOSUser, &st.host.CPU, &st.host.MacOSVersion, &st.host.DesktopVersion, &st.host.DesktopState)
+	err := tx.QueryRowCached(ctx, qLockHost, trigger, id).
+		Scan(&st.reportSeq, &st.reportHash, &st.answerHash, &st.answerVersion, &st.openCommands, &st.vmCount, &st.host.ComputerName,
+			&st.host.MacSerial, &st.host.HardwareUUID, &st.host.MacOSUser, &st.host.CPU, &st.host.MacOSVersion, &st.host.DesktopVersion,
+			&st.host.DesktopState)
 	if err == sql.ErrNoRows {
 		return nil, nil
 	} else if err != nil {
@@ -173,8 +234,13 @@ func (s *Service) checkInTx(ctx context.Context, tx *store.Tx, h *hot, in *Check
 			// any command of it.
 			return nil, errf(http.StatusBadRequest, CodeUnknownCommand, "Command %q is not one of this installation's commands.", in.Results[0].ID)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO fleet_hosts (installation_id, account_id, key_id, first_seen_at, last_report_at, last_seen_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (installation_id) DO NOTHING`, h.id, h.accountID, h.keyID, at, at, at); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO fleet_hosts (installation_id, account_id, key_id, first_seen_at, last_report_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (installation_id) DO NOTHING`, h.id, h.accountID, h.keyID, at, at); err != nil {
+			return nil, fmt.Errorf("check-in: add installation: %w", err)
+		}
+		// Seen from its first report on (later times come in batches).
+		if _, err := tx.Exec(ctx, `INSERT INTO fleet_seen (installation_id, account_id, last_seen_at) VALUES (?, ?, ?)
+			ON CONFLICT (installation_id) DO NOTHING`, h.id, h.accountID, at); err != nil {
 			return nil, fmt.Errorf("check-in: add installation: %w", err)
 		}
 		if st, err = s.lockHost(ctx, tx, h.id, in.Trigger); err != nil || st == nil {
@@ -192,8 +258,14 @@ func (s *Service) checkInTx(ctx context.Context, tx *store.Tx, h *hot, in *Check
 		}
 	}
 	ans := &Answer{Status: AnswerOK, Report: ReportNotSent, ReportHash: st.reportHash}
+	var vmHashes []string
+	applied := false
 	if in.Report != nil {
-		rh := reportHash(in.Report)
+		vmHashes = make([]string, len(in.Report.VMs))
+		for i, v := range in.Report.VMs {
+			vmHashes[i] = vmContentHash(v)
+		}
+		rh := reportHash(in.Report, vmHashes)
 		switch {
 		case in.Seq < st.reportSeq:
 			ans.Report = ReportStale
@@ -202,9 +274,11 @@ func (s *Service) checkInTx(ctx context.Context, tx *store.Tx, h *hot, in *Check
 		case in.Seq == st.reportSeq:
 			return nil, errf(http.StatusConflict, CodeSequenceReused, "Report %d was already received with different content; send a new sequence number.", in.Seq)
 		default:
-			if err := s.applyReport(ctx, tx, h, st, actor, in, rh, at); err != nil {
+			if err := s.applyVMs(ctx, tx, h, st, actor, in.Report, vmHashes, at); err != nil {
 				return nil, err
 			}
+			applied = true
+			st.host, st.vmCount, st.reportSeq, st.reportHash = in.Report.Host, len(in.Report.VMs), in.Seq, rh
 			ans.Report, ans.ReportHash = ReportApplied, rh
 			s.seen.note(h.id, now)
 		}
@@ -228,9 +302,18 @@ func (s *Service) checkInTx(ctx context.Context, tx *store.Tx, h *hot, in *Check
 	sections.normalize()
 	ans.Sections = &sections
 	ans.AnswerHash = hashOf(sections)
-	if _, err := tx.Exec(ctx, `UPDATE fleet_hosts SET answer_hash = ?, answer_version = ? WHERE installation_id = ?`,
-		ans.AnswerHash, h.settingsVersion, h.id); err != nil {
-		return nil, fmt.Errorf("check-in: %w", err)
+	// One write of the host row: the report (if taken) and the answer.
+	if applied {
+		host := in.Report.Host
+		if _, err := tx.ExecCached(ctx, qHostReport, host.ComputerName, host.MacSerial, host.HardwareUUID, host.MacOSUser, host.CPU,
+			host.MacOSVersion, host.DesktopVersion, host.DesktopState, st.reportSeq, st.reportHash, st.vmCount, at,
+			ans.AnswerHash, h.settingsVersion, h.id); err != nil {
+			return nil, fmt.Errorf("check-in: host: %w", err)
+		}
+	} else if ans.AnswerHash != st.answerHash || h.settingsVersion != st.answerVersion {
+		if _, err := tx.ExecCached(ctx, qHostAnswer, ans.AnswerHash, h.settingsVersion, h.id); err != nil {
+			return nil, fmt.Errorf("check-in: %w", err)
+		}
 	}
 	switch {
 	case st.openCommands > 0:
@@ -269,7 +352,8 @@ func (s *Service) applyResult(ctx context.Context, tx *store.Tx, h *hot, st *hos
 	}
 	switch {
 	case kind == CommandDelete && r.Result == CommandDone:
-		_, err = tx.Exec(ctx, `UPDATE fleet_vms SET gone_at = ?, status = 'active' WHERE id = ? AND gone_at IS NULL`, at, vmID)
+		_, err = tx.Exec(ctx, `UPDATE fleet_vms SET gone_at = ?, status = 'active', last_seen_at = COALESCE((SELECT s.last_seen_at
+			FROM fleet_seen s WHERE s.installation_id = fleet_vms.installation_id), last_seen_at) WHERE id = ? AND gone_at IS NULL`, at, vmID)
 	case kind == CommandDelete:
 		_, err = tx.Exec(ctx, `UPDATE fleet_vms SET status = 'delete_failed' WHERE id = ?`, vmID)
 	}
@@ -292,25 +376,20 @@ type storedVM struct {
 	gone     bool
 }
 
-func (s *Service) applyReport(ctx context.Context, tx *store.Tx, h *hot, st *hostState, actor audit.Actor, in *CheckIn, rh string, at store.Time) error {
-	host := in.Report.Host
-	if _, err := tx.Exec(ctx, `UPDATE fleet_hosts SET computer_name = ?, mac_serial = ?, hardware_uuid = ?, macos_user = ?, cpu = ?,
-		macos_version = ?, desktop_version = ?, desktop_state = ?, report_seq = ?, report_hash = ?, vm_count = ?, last_report_at = ?
-		WHERE installation_id = ?`, host.ComputerName, host.MacSerial, host.HardwareUUID, host.MacOSUser, host.CPU, host.MacOSVersion,
-		host.DesktopVersion, host.DesktopState, in.Seq, rh, len(in.Report.VMs), at, h.id); err != nil {
-		return fmt.Errorf("check-in: host: %w", err)
-	}
-	hostChanged := host != st.host
-	st.host, st.vmCount, st.reportSeq, st.reportHash = host, len(in.Report.VMs), in.Seq, rh
-	if hostChanged {
-		if _, err := tx.Exec(ctx, `UPDATE fleet_vms SET macos_user = ?, computer_name = ?, mac_serial = ?, cpu = ?, desktop_version = ?,
-			desktop_state = ? WHERE installation_id = ?`, host.MacOSUser, host.ComputerName, host.MacSerial, host.CPU, host.DesktopVersion,
+// applyVMs writes a newer full report's VMs: new ones inserted, changed or
+// returning ones updated, unchanged ones left alone (their last-seen time
+// moves with the batch), missing ones marked gone. The host row itself is
+// written by the caller.
+func (s *Service) applyVMs(ctx context.Context, tx *store.Tx, h *hot, st *hostState, actor audit.Actor, rep *Report, vmHashes []string, at store.Time) error {
+	host := rep.Host
+	if host != st.host {
+		if _, err := tx.ExecCached(ctx, qHostColumns, host.MacOSUser, host.ComputerName, host.MacSerial, host.CPU, host.DesktopVersion,
 			host.DesktopState, h.id); err != nil {
 			return fmt.Errorf("check-in: vm host columns: %w", err)
 		}
 	}
 	stored := map[string]storedVM{}
-	rows, err := tx.Query(ctx, `SELECT id, vm_uuid, content_hash, gone_at IS NOT NULL FROM fleet_vms WHERE installation_id = ?`, h.id)
+	rows, err := tx.QueryCached(ctx, qStoredVMs, h.id)
 	if err != nil {
 		return fmt.Errorf("check-in: vms: %w", err)
 	}
@@ -327,8 +406,8 @@ func (s *Service) applyReport(ctx context.Context, tx *store.Tx, h *hot, st *hos
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("check-in: vms: %w", err)
 	}
-	for _, v := range in.Report.VMs {
-		hash := vmContentHash(v)
+	for i, v := range rep.VMs {
+		hash := vmHashes[i]
 		var image any
 		if v.GoldenImageID != "" {
 			image = v.GoldenImageID
@@ -337,17 +416,11 @@ func (s *Service) applyReport(ctx context.Context, tx *store.Tx, h *hot, st *hos
 		delete(stored, v.ID)
 		switch {
 		case !ok:
-			_, err = tx.Exec(ctx, `INSERT INTO fleet_vms (id, account_id, installation_id, key_id, vm_uuid, name, state, guest_os, os_edition,
-				os_build, vm_serial, source, golden_image_id, encryption, tools_version, last_used_at, macos_user, computer_name, mac_serial,
-				cpu, desktop_version, desktop_state, content_hash, first_seen_at, last_report_at, last_seen_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				ids.New(), h.accountID, h.id, h.keyID, v.ID, v.Name, v.State, v.GuestOS, v.OSEdition, v.OSBuild, v.Serial, v.Source, image,
-				v.Encryption, v.ToolsVersion, v.LastUsedAt, host.MacOSUser, host.ComputerName, host.MacSerial, host.CPU, host.DesktopVersion,
-				host.DesktopState, hash, at, at, at)
+			_, err = tx.ExecCached(ctx, qInsertVM, ids.New(), h.accountID, h.id, h.keyID, v.ID, v.Name, v.State, v.GuestOS, v.OSEdition,
+				v.OSBuild, v.Serial, v.Source, image, v.Encryption, v.ToolsVersion, v.LastUsedAt, host.MacOSUser, host.ComputerName,
+				host.MacSerial, host.CPU, host.DesktopVersion, host.DesktopState, hash, at, at, at)
 		case old.hash != hash || old.gone:
-			_, err = tx.Exec(ctx, `UPDATE fleet_vms SET name = ?, state = ?, guest_os = ?, os_edition = ?, os_build = ?, vm_serial = ?,
-				source = ?, golden_image_id = ?, encryption = ?, tools_version = ?, last_used_at = ?, content_hash = ?, last_report_at = ?,
-				last_seen_at = ?, gone_at = NULL WHERE id = ?`, v.Name, v.State, v.GuestOS, v.OSEdition, v.OSBuild, v.Serial, v.Source, image,
+			_, err = tx.ExecCached(ctx, qUpdateVM, v.Name, v.State, v.GuestOS, v.OSEdition, v.OSBuild, v.Serial, v.Source, image,
 				v.Encryption, v.ToolsVersion, v.LastUsedAt, hash, at, at, old.id)
 		}
 		if err != nil {
@@ -360,7 +433,7 @@ func (s *Service) applyReport(ctx context.Context, tx *store.Tx, h *hot, st *hos
 		if v.gone {
 			continue
 		}
-		if _, err := tx.Exec(ctx, `UPDATE fleet_vms SET gone_at = ? WHERE id = ?`, at, v.id); err != nil {
+		if _, err := tx.ExecCached(ctx, qVMGone, at, v.id); err != nil {
 			return fmt.Errorf("check-in: vm gone: %w", err)
 		}
 		if err := s.failOpenCommands(ctx, tx, h, st, actor, v.id, at); err != nil {

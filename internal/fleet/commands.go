@@ -37,7 +37,7 @@ func CommandLabel(kind, state string) string {
 // vmTarget is a VM a command is queued for.
 type vmTarget struct {
 	id, installationID, vmUUID, name, computer string
-	gone                                       bool
+	gone, deactivated                          bool
 }
 
 // Enqueue queues kind (delete, lock, redownload, restart) for each VM of
@@ -65,7 +65,8 @@ func (s *Service) Enqueue(ctx context.Context, caller license.Caller, actor audi
 	var out []Command
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, `SELECT v.id, v.installation_id, v.vm_uuid, v.name, v.computer_name, v.gone_at IS NOT NULL FROM fleet_vms v
+		rows, err := tx.Query(ctx, `SELECT v.id, v.installation_id, v.vm_uuid, v.name, v.computer_name, v.gone_at IS NOT NULL, a.status <> 'active'
+			FROM fleet_vms v JOIN license_activations a ON a.id = v.installation_id
 			WHERE `+scope+` AND v.id IN (`+store.Placeholders(len(vmIDs))+`)`, append(args, anySlice(vmIDs)...)...)
 		if err != nil {
 			return fmt.Errorf("enqueue: find vms: %w", err)
@@ -73,7 +74,7 @@ func (s *Service) Enqueue(ctx context.Context, caller license.Caller, actor audi
 		var targets []vmTarget
 		for rows.Next() {
 			var t vmTarget
-			if err := rows.Scan(&t.id, &t.installationID, &t.vmUUID, &t.name, &t.computer, &t.gone); err != nil {
+			if err := rows.Scan(&t.id, &t.installationID, &t.vmUUID, &t.name, &t.computer, &t.gone, &t.deactivated); err != nil {
 				rows.Close()
 				return fmt.Errorf("enqueue: find vms: %w", err)
 			}
@@ -93,6 +94,11 @@ func (s *Service) Enqueue(ctx context.Context, caller license.Caller, actor audi
 		for _, t := range targets {
 			if t.gone {
 				return errf(http.StatusConflict, CodeVMGone, "The virtual machine %q is no longer reported by its computer.", t.name)
+			}
+			if t.deactivated {
+				// It would wait forever: a deactivated Desktop no longer
+				// checks in.
+				return errf(http.StatusConflict, CodeDesktopDeactivated, "Desktop on %q is deactivated and no longer checks in, so it cannot receive commands.", t.computer)
 			}
 			c, err := s.enqueueOne(ctx, tx, caller.AccountID, actor, kind, t, now)
 			if err != nil {

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,8 +62,9 @@ func (s *Service) PendingLastSeen() int {
 	return len(s.seen.pending)
 }
 
-// Flush writes the buffered last-seen times (hosts and their present VMs),
-// in statements of at most Config.LastSeenBatch installations. A time never
+// Flush writes the buffered last-seen times into fleet_seen (one narrow row
+// per installation; the hosts' and VMs' rows are not touched), in
+// statements of at most Config.LastSeenBatch installations. A time never
 // moves backwards. On failure the entries go back to the buffer.
 func (s *Service) Flush(ctx context.Context) error {
 	m := s.seen.take()
@@ -77,6 +79,9 @@ func (s *Service) Flush(ctx context.Context) error {
 	for id, ms := range m {
 		entries = append(entries, entry{id, ms})
 	}
+	// One order for every node: two nodes flushing overlapping batches
+	// then lock fleet_seen rows in the same order and cannot deadlock.
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.id, b.id) })
 	for start := 0; start < len(entries); start += s.Config.LastSeenBatch {
 		batch := entries[start:min(start+s.Config.LastSeenBatch, len(entries))]
 		var values strings.Builder
@@ -88,17 +93,16 @@ func (s *Service) Flush(ctx context.Context) error {
 			values.WriteString("(?, CAST(? AS BIGINT))")
 			args = append(args, e.id, e.ms)
 		}
-		cte := `WITH seen(id, at) AS (VALUES ` + values.String() + `) `
-		err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-			if _, err := tx.Exec(ctx, cte+`UPDATE fleet_hosts SET last_seen_at = seen.at FROM seen
-				WHERE fleet_hosts.installation_id = seen.id AND fleet_hosts.last_seen_at < seen.at`, args...); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, cte+`UPDATE fleet_vms SET last_seen_at = seen.at FROM seen
-				WHERE fleet_vms.installation_id = seen.id AND fleet_vms.gone_at IS NULL AND fleet_vms.last_seen_at < seen.at`, args...)
-			return err
-		})
+		// Joined with fleet_hosts so that an installation removed meanwhile
+		// (its activation purged) is skipped instead of failing the batch.
+		// "WHERE 1 = 1" keeps SQLite from reading ON CONFLICT as a join.
+		_, err := s.DB.Exec(ctx, `WITH seen(id, at) AS (VALUES `+values.String()+`)
+			INSERT INTO fleet_seen (installation_id, account_id, last_seen_at)
+			SELECT h.installation_id, h.account_id, seen.at FROM seen JOIN fleet_hosts h ON h.installation_id = seen.id WHERE 1 = 1
+			ON CONFLICT (installation_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+			WHERE fleet_seen.last_seen_at < excluded.last_seen_at`, args...)
 		if err != nil {
+			s.stats.flushErrors.Add(1)
 			rest := map[string]int64{}
 			for _, e := range entries[start:] {
 				rest[e.id] = e.ms
@@ -106,6 +110,8 @@ func (s *Service) Flush(ctx context.Context) error {
 			s.seen.putBack(rest)
 			return fmt.Errorf("flush last seen: %w", err)
 		}
+		s.stats.flushBatches.Add(1)
+		s.stats.flushedRows.Add(int64(len(batch)))
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"hash"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -206,37 +208,57 @@ func text(field string, v *string, max int) error {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-// hashOf is a short, stable hash of v's JSON.
+// hashOf is a short, stable hash of v's JSON (the answer's sections).
 func hashOf(v any) string {
 	b, _ := json.Marshal(v)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }
 
-// reportHash is the server's hash of a validated report: VMs in id order,
-// so the client's order does not matter.
-func reportHash(r *Report) string {
-	vms := slices.Clone(r.VMs)
-	slices.SortFunc(vms, func(a, b VMReport) int { return strings.Compare(a.ID, b.ID) })
-	return hashOf(struct {
-		H Host
-		V []vmHashed
-	}{r.Host, hashedVMs(vms)})
-}
+// fieldHasher hashes strings separated by a byte that validated text never
+// contains (control characters are refused), so no two field lists collide
+// by shifting text between fields.
+type fieldHasher struct{ h hash.Hash }
 
-// vmHashed is a VMReport with its time as epoch ms (a stable encoding).
-type vmHashed struct {
-	VMReport
-	LastUsed int64
-}
+func newFieldHasher() fieldHasher { return fieldHasher{sha256.New()} }
 
-func hashedVMs(vms []VMReport) []vmHashed {
-	out := make([]vmHashed, len(vms))
-	for i, v := range vms {
-		out[i] = vmHashed{VMReport: v, LastUsed: lastUsedMillis(v.LastUsedAt)}
-		out[i].LastUsedAt = store.Time{}
+func (f fieldHasher) add(vs ...string) {
+	for _, v := range vs {
+		_, _ = io.WriteString(f.h, v)
+		_, _ = f.h.Write([]byte{0})
 	}
-	return out
+}
+
+func (f fieldHasher) sum() string {
+	var b [sha256.Size]byte
+	return hex.EncodeToString(f.h.Sum(b[:0])[:16])
+}
+
+// vmContentHash hashes what a VM report says, so an unchanged VM is not
+// rewritten.
+func vmContentHash(v VMReport) string {
+	f := newFieldHasher()
+	f.add(v.ID, v.Name, v.State, v.GuestOS, v.OSEdition, v.OSBuild, v.Serial, v.Source, v.GoldenImageID, v.Encryption, v.ToolsVersion,
+		strconv.FormatInt(lastUsedMillis(v.LastUsedAt), 10))
+	return f.sum()
+}
+
+// reportHash is the server's hash of a validated report from its host
+// fields and its VMs' content hashes in id order (so the client's order
+// does not matter). vmHashes[i] is the content hash of r.VMs[i].
+func reportHash(r *Report, vmHashes []string) string {
+	order := make([]int, len(r.VMs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(r.VMs[a].ID, r.VMs[b].ID) })
+	f := newFieldHasher()
+	h := r.Host
+	f.add(h.ComputerName, h.MacSerial, h.HardwareUUID, h.MacOSUser, h.CPU, h.MacOSVersion, h.DesktopVersion, h.DesktopState)
+	for _, i := range order {
+		f.add(vmHashes[i])
+	}
+	return f.sum()
 }
 
 func lastUsedMillis(t store.Time) int64 {
@@ -245,5 +267,3 @@ func lastUsedMillis(t store.Time) int64 {
 	}
 	return store.Millis(t.Time)
 }
-
-func vmContentHash(v VMReport) string { return hashOf(hashedVMs([]VMReport{v})[0]) }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"gatehouse/internal/license"
@@ -32,6 +33,8 @@ type Config struct {
 	// LastSeenBatch the most written in one statement.
 	LastSeenFlush time.Duration
 	LastSeenBatch int
+	// Log receives flush failures (default: discarded).
+	Log *slog.Logger
 }
 
 // DefaultConfig is what serve uses.
@@ -51,7 +54,9 @@ type Service struct {
 	// Now is the clock (tests move it); nil means time.Now.
 	Now func() time.Time
 
-	seen *lastSeen
+	seen     *lastSeen
+	prepared atomic.Bool
+	stats    counters
 }
 
 // New returns a service with cfg (zero fields take DefaultConfig's).
@@ -81,7 +86,11 @@ func New(db *store.DB, cfg Config) *Service {
 	if cfg.LastSeenBatch <= 0 {
 		cfg.LastSeenBatch = def.LastSeenBatch
 	}
-	s := &Service{DB: db, Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Service{DB: db, Config: cfg, Log: log}
 	s.seen = newLastSeen()
 	return s
 }
@@ -115,16 +124,17 @@ func errf(status int, code, format string, args ...any) *Error {
 
 // Refusal codes.
 const (
-	CodeInvalidReport   = "invalid_report"
-	CodeTooManyVMs      = "too_many_vms"
-	CodeDuplicateVM     = "duplicate_vm_id"
-	CodeUnknownCommand  = "unknown_command"
-	CodeSequenceReused  = "sequence_reused"
-	CodeReportRequired  = "report_required"
-	CodeNotFound        = "not_found"
-	CodeCommandNotOpen  = "command_not_pending"
-	CodeVMGone          = "vm_gone"
-	CodeNothingSelected = "nothing_selected"
+	CodeInvalidReport      = "invalid_report"
+	CodeTooManyVMs         = "too_many_vms"
+	CodeDuplicateVM        = "duplicate_vm_id"
+	CodeUnknownCommand     = "unknown_command"
+	CodeSequenceReused     = "sequence_reused"
+	CodeReportRequired     = "report_required"
+	CodeNotFound           = "not_found"
+	CodeCommandNotOpen     = "command_not_pending"
+	CodeVMGone             = "vm_gone"
+	CodeNothingSelected    = "nothing_selected"
+	CodeDesktopDeactivated = "desktop_deactivated"
 )
 
 // ErrForbidden is returned when the caller's role may not see the fleet.

@@ -25,3 +25,14 @@ func Problem(s string) string {
 
 // Valid reports whether s can be stored as text.
 func Valid(s string) bool { return Problem(s) == "" }
+
+// Shorten cuts s to at most n characters (runes, so never inside a UTF-8
+// sequence), marking a cut with "…"; for quoting what someone typed or sent
+// back in a message.
+func Shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -15,6 +15,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
+	"gatehouse/internal/freetext"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -510,9 +511,9 @@ func (s *Service) lookup(ctx context.Context, d *Domain) (string, bool) {
 				// How Go reports SERVFAIL and REFUSED answers.
 				reason = "the DNS server could not answer for this name (SERVFAIL or REFUSED)"
 			}
-			return "No TXT record could be read at " + d.TXTName + ": " + shorten(reason, 120) + ".", false
+			return "No TXT record could be read at " + d.TXTName + ": " + freetext.Shorten(reason, 120) + ".", false
 		default:
-			return "No TXT record could be read at " + d.TXTName + ": " + shorten(err.Error(), 160) + ".", false
+			return "No TXT record could be read at " + d.TXTName + ": " + freetext.Shorten(err.Error(), 160) + ".", false
 		}
 	}
 	var others []string
@@ -533,15 +534,7 @@ func (s *Service) lookup(ctx context.Context, d *Domain) (string, bool) {
 }
 
 // quoteFound quotes a found value for display, shortened.
-func quoteFound(v string) string { return `"` + shorten(v, 80) + `"` }
-
-func shorten(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}
+func quoteFound(v string) string { return `"` + freetext.Shorten(v, 80) + `"` }
 
 // NewResolver returns a resolver asking only server (host:port), or the
 // system resolver when server is empty.

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"unicode"
 
-	"golang.org/x/text/cases"
-
 	"gatehouse/internal/audit"
 	"gatehouse/internal/store"
 )
@@ -103,12 +101,8 @@ type GroupCount struct {
 }
 
 // GroupMemberCounts reports the SCIM-provisioned members of the two mapped
-// groups. A mapped UUID matches a SCIM group by externalId, or else by
-// displayName (case-insensitively), as Okta and Google send names.
-//
-// The SCIM package has no such query yet, so this reads its tables
-// (scim_groups, scim_group_members, scim_users) directly; replace with a
-// scim.Service method once it exists.
+// groups (the SCIM package matches a UUID to its group:
+// scim.Service.MappedGroupStats).
 func (s *Service) GroupMemberCounts(ctx context.Context, accountID string) ([]GroupCount, error) {
 	in, err := getIntegration(ctx, s.DB, accountID)
 	if err != nil {
@@ -122,21 +116,8 @@ func (s *Service) GroupMemberCounts(ctx context.Context, accountID string) ([]Gr
 		if out[i].UUID == "" {
 			continue
 		}
-		var gid string
-		err := s.DB.QueryRow(ctx, `SELECT id FROM scim_groups WHERE account_id = ? AND (external_id = ? OR display_name_norm = ?)
-			ORDER BY CASE WHEN external_id = ? THEN 0 ELSE 1 END, created LIMIT 1`,
-			accountID, out[i].UUID, cases.Fold().String(out[i].UUID), out[i].UUID).Scan(&gid)
-		if err != nil {
-			if err = store.NotFound(err); err == store.ErrNotFound {
-				continue
-			}
-			return nil, fmt.Errorf("group members: %w", err)
-		}
-		out[i].Found = true
-		if err := s.DB.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN u.active THEN 1 ELSE 0 END), 0)
-			FROM scim_group_members m JOIN scim_users u ON u.account_id = m.account_id AND u.id = m.user_id
-			WHERE m.account_id = ? AND m.group_id = ?`, accountID, gid).Scan(&out[i].Users, &out[i].ActiveUsers); err != nil {
-			return nil, fmt.Errorf("group members: %w", err)
+		if out[i].Found, out[i].Users, out[i].ActiveUsers, err = s.SCIM.MappedGroupStats(ctx, accountID, out[i].UUID); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

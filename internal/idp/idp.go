@@ -49,6 +49,7 @@ type SCIM interface {
 	SetEnabled(ctx context.Context, accountID string, enabled bool, actor audit.Actor) error
 	Enabled(ctx context.Context, accountID string) (bool, error)
 	Activity(ctx context.Context, accountID string) (scim.Activity, error)
+	MappedGroupStats(ctx context.Context, accountID, uuid string) (found bool, users, active int, err error)
 }
 
 // LicenseCheck reports whether a business account holds a license key; the
@@ -76,6 +77,17 @@ type Config struct {
 	// DefaultOverlap is how long the previous SCIM token keeps working after
 	// Regenerate when the admin does not choose. Default 1 hour.
 	DefaultOverlap time.Duration
+
+	// Dependencies, given at construction (see internal/app/wire.go).
+
+	// LicenseCheck answers "does this account hold a license key?" (the
+	// licensing feature's license.HoldsKey). Nil: no account does.
+	LicenseCheck LicenseCheck
+	// Resolver answers TXT lookups; nil: the system resolver. See NewResolver.
+	Resolver *net.Resolver
+	// SPSigningCert is the certificate of the deployment's AuthnRequest
+	// signing key (saml.EnsureSigningCredential).
+	SPSigningCert *x509.Certificate
 }
 
 // DefaultConfig returns production defaults.
@@ -129,13 +141,12 @@ func New(db *store.DB, cfg Config, scimSvc SCIM, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{DB: db, Config: cfg, SCIM: scimSvc, Log: log}
+	s := &Service{DB: db, Config: cfg, SCIM: scimSvc, Log: log, Resolver: cfg.Resolver, SPSigningCert: cfg.SPSigningCert}
+	if cfg.LicenseCheck != nil {
+		s.hasLicense.Store(&cfg.LicenseCheck)
+	}
+	return s
 }
-
-// SetLicenseCheck installs the "does this account hold a license key?"
-// check (the app wires the licensing feature's answer). It may be replaced
-// while the service runs (tests do).
-func (s *Service) SetLicenseCheck(f LicenseCheck) { s.hasLicense.Store(&f) }
 
 // HasLicense reports whether the configurator is available to accountID.
 // Without a check installed every account qualifies.

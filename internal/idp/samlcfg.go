@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/freetext"
 	"gatehouse/internal/saml"
 	"gatehouse/internal/store"
 )
@@ -262,7 +263,7 @@ func checkEntityID(v string) error {
 func checkSSOURL(v string) error {
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("%q is not a web address: the IdP SSO URL starts with https://", shorten(v, 100))
+		return fmt.Errorf("%q is not a web address: the IdP SSO URL starts with https://", freetext.Shorten(v, 100))
 	}
 	if u.Scheme == "http" {
 		host := u.Hostname()

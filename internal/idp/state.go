@@ -323,7 +323,7 @@ func (s *Service) Activate(ctx context.Context, accountID string, actor audit.Ac
 			// once, except the backup login's. Domains are lower-case
 			// ASCII letters, digits, hyphens and dots: nothing LIKE
 			// treats specially.
-			n, err := endPasswordSessionsAt(ctx, tx, d.Name, in.BackupPersonID)
+			n, err := account.EndPasswordSessionsAtTx(ctx, tx, d.Name, in.BackupPersonID)
 			if err != nil {
 				return err
 			}
@@ -405,15 +405,3 @@ var overlapChoices = []time.Duration{0, 15 * time.Minute, time.Hour, 24 * time.H
 
 // OverlapChoices lists the overlaps an admin may pick for Regenerate.
 func OverlapChoices() []time.Duration { return append([]time.Duration(nil), overlapChoices...) }
-
-// endPasswordSessionsAt deletes the password sessions of people whose
-// address is at domain, except keepPersonID's, and returns how many ended.
-func endPasswordSessionsAt(ctx context.Context, tx *store.Tx, domain, keepPersonID string) (int64, error) {
-	res, err := tx.Exec(ctx, `DELETE FROM sessions WHERE auth_method = ? AND person_id <> ?
-		AND person_id IN (SELECT id FROM people WHERE email_norm LIKE ?)`, account.MethodPassword, keepPersonID, "%@"+domain)
-	if err != nil {
-		return 0, fmt.Errorf("end password sessions: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n, nil
-}

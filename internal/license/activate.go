@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
+	"gatehouse/internal/license/invitations"
 	"gatehouse/internal/store"
 )
 
@@ -193,7 +194,7 @@ func (s *Service) resolve(ctx context.Context, in *ActivateInput, hardwareUUID s
 			return nil, fmt.Errorf("activate: look up key: %w", err)
 		}
 	case in.Code != "":
-		norm, err := NormalizeCode(in.Code)
+		norm, err := invitations.NormalizeCode(in.Code)
 		if err != nil {
 			return nil, deviceErr(CodeInvalidCode, "%s", err.Error())
 		}
@@ -201,7 +202,7 @@ func (s *Service) resolve(ctx context.Context, in *ActivateInput, hardwareUUID s
 		err = s.DB.QueryRow(ctx, `SELECT `+targetColumns+`, i.id, i.used_at, i.revoked_at, i.expires_at, `+existingColumns+`
 			FROM license_invitations i JOIN license_keys k ON k.id = i.key_id JOIN subscriptions s ON s.id = k.subscription_id
 			LEFT JOIN license_activations a ON a.key_id = k.id AND a.hardware_uuid = ?
-			WHERE i.code_hash = ?`, hardwareUUID, codeHash(norm)).Scan(args...)
+			WHERE i.code_hash = ?`, hardwareUUID, invitations.Hash(norm)).Scan(args...)
 		if isNoRows(err) {
 			return nil, deviceErr(CodeInvalidCode, "No invitation has this activation code.")
 		} else if err != nil {
@@ -357,16 +358,11 @@ func (s *Service) takeSeat(ctx context.Context, t *target, dev Device, method, c
 		if r.err != nil {
 			return r.err
 		}
-		res, err := tx.Exec(ctx, `UPDATE license_invitations SET used_at = ?, activation_id = ?
-			WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`, nowT, r.activationID, t.invitationID, nowT)
+		ok, used, revoked, err := invitations.UseTx(ctx, tx, t.invitationID, r.activationID, nowT)
 		if err != nil {
-			return fmt.Errorf("take seat: use invitation: %w", err)
+			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			var used, revoked store.Time
-			if err := tx.QueryRow(ctx, `SELECT used_at, revoked_at FROM license_invitations WHERE id = ?`, t.invitationID).Scan(&used, &revoked); err != nil {
-				return fmt.Errorf("take seat: %w", err)
-			}
+		if !ok {
 			switch {
 			case !revoked.IsZero():
 				return deviceErr(CodeCodeRevoked, "This invitation was revoked.")

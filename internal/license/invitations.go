@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/csvexport"
 	"gatehouse/internal/ids"
+	"gatehouse/internal/license/invitations"
 	"gatehouse/internal/mail"
 	"gatehouse/internal/store"
 )
@@ -109,23 +110,19 @@ func (s *Service) SendInvitations(ctx context.Context, caller Caller, in InviteI
 		in.Language = "en"
 	}
 	switch {
-	case !validLanguage(in.Language):
+	case !invitations.ValidLanguage(in.Language):
 		return nil, fieldErr("language", "Choose the language of the email.")
 	case in.ExpiresInDays < MinInvitationDays || in.ExpiresInDays > MaxInvitationDays:
 		return nil, fieldErr("expires", "Choose an expiry between %d days and 1 month.", MinInvitationDays)
 	case len(in.Emails) == 0:
 		return nil, fieldErr("emails", "Add at least one email address.")
-	case len(in.Emails) > MaxInvitationsPerSend:
-		return nil, fieldErr("emails", "Send at most %d invitations at a time.", MaxInvitationsPerSend)
+	case len(in.Emails) > invitations.MaxInvitationsPerSend:
+		return nil, fieldErr("emails", "Send at most %d invitations at a time.", invitations.MaxInvitationsPerSend)
 	case len(in.IdempotencyKey) > 100:
 		return nil, fieldErr("idempotency_key", "Too long.")
 	}
 	// The Send step re-checks the list; any problem stops everything.
-	parsed := ParsedAddresses{}
-	seen := map[string]int{}
-	for i, e := range in.Emails {
-		parsed.add(i+1, e, seen)
-	}
+	parsed := invitations.Recheck(in.Emails)
 	if len(parsed.Errors) > 0 {
 		var b strings.Builder
 		for i, e := range parsed.Errors {
@@ -177,24 +174,20 @@ func (s *Service) SendInvitations(ctx context.Context, caller Caller, in InviteI
 		if _, err := getKey(ctx, tx, caller.AccountID, k.ID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO license_invitation_batches (id, account_id, key_id, idempotency_key, invitations, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, res.BatchID, caller.AccountID, k.ID, idem, len(parsed.Valid), caller.PersonID, store.At(now)); err != nil {
-			if store.IsUniqueViolation(err) {
-				return errRepeated
-			}
-			return fmt.Errorf("send invitations: %w", err)
+		if err := invitations.InsertBatchTx(ctx, tx, invitations.Batch{ID: res.BatchID, AccountID: caller.AccountID, KeyID: k.ID,
+			IdempotencyKey: idem, Count: len(parsed.Valid), CreatedBy: caller.PersonID, CreatedAt: store.At(now)}); err != nil {
+			return err
 		}
 		for _, email := range parsed.Valid {
-			code := GenerateCode()
-			hash := codeHash(code)
+			code := invitations.GenerateCode()
+			hash := invitations.Hash(code)
 			inv := Invitation{ID: ids.New(), KeyID: k.ID, KeyName: k.Name, KeyLast: k.Last, Email: email, Language: in.Language,
 				Code: code, Link: s.downloadLink(code), CreatedAt: store.At(now), ExpiresAt: store.At(expires),
 				Status: InvitationPending, SentCount: 1, LastSentAt: store.At(now), Delivery: "pending"}
-			if _, err := tx.Exec(ctx, `INSERT INTO license_invitations (id, account_id, key_id, batch_id, email, language, code_hash, code_sealed,
-				valid_days, created_by, created_at, expires_at, sent_count, last_sent_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`, inv.ID, caller.AccountID, k.ID, res.BatchID, email, in.Language,
-				hash, sec.seal("invitation_code:"+hash, code), in.ExpiresInDays, caller.PersonID, inv.CreatedAt, inv.ExpiresAt, inv.CreatedAt); err != nil {
-				return fmt.Errorf("send invitations: %w", err)
+			if err := invitations.InsertTx(ctx, tx, invitations.New{ID: inv.ID, AccountID: caller.AccountID, KeyID: k.ID, BatchID: res.BatchID,
+				Email: email, Language: in.Language, CodeHash: hash, CodeSealed: sec.seal("invitation_code:"+hash, code),
+				ValidDays: in.ExpiresInDays, CreatedBy: caller.PersonID, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}); err != nil {
+				return err
 			}
 			if err := s.enqueueInvitation(ctx, tx, caller.AccountID, accountName, &inv); err != nil {
 				return err
@@ -205,11 +198,10 @@ func (s *Service) SendInvitations(ctx context.Context, caller Caller, in InviteI
 			TargetType: "license_key", TargetID: k.ID, TargetLabel: keyLabel(k),
 			After: map[string]any{"count": len(parsed.Valid), "language": in.Language, "expires_in_days": in.ExpiresInDays, "emails": parsed.Valid}})
 	})
-	if err == errRepeated {
-		var batchID string
-		if err := s.DB.Writer().QueryRow(ctx, `SELECT id FROM license_invitation_batches WHERE account_id = ? AND idempotency_key = ?`,
-			caller.AccountID, idem).Scan(&batchID); err != nil {
-			return nil, fmt.Errorf("send invitations: find earlier submission: %w", err)
+	if err == invitations.ErrRepeated {
+		batchID, err := invitations.BatchID(ctx, s.DB.Writer(), caller.AccountID, idem)
+		if err != nil {
+			return nil, err
 		}
 		invs, err := s.listInvitations(ctx, s.DB.Writer(), caller, InvitationFilter{BatchID: batchID}, sec)
 		if err != nil {
@@ -223,11 +215,9 @@ func (s *Service) SendInvitations(ctx context.Context, caller Caller, in InviteI
 	return res, nil
 }
 
-var errRepeated = fmt.Errorf("repeated submission")
-
 func (s *Service) enqueueInvitation(ctx context.Context, tx *store.Tx, accountID, accountName string, inv *Invitation) error {
-	subject, text, html, err := renderInvitation(inv.Language, invitationEmailData{AccountName: accountName, Link: inv.Link,
-		Code: inv.Code, Expires: formatExpiry(inv.Language, inv.ExpiresAt.Time)})
+	subject, text, html, err := invitations.Render(inv.Language, invitations.EmailData{AccountName: accountName, Link: inv.Link,
+		Code: inv.Code, Expires: invitations.FormatExpiry(inv.Language, inv.ExpiresAt.Time)})
 	if err != nil {
 		return fmt.Errorf("render invitation: %w", err)
 	}
@@ -372,13 +362,12 @@ func (s *Service) RevokeInvitations(ctx context.Context, caller Caller, invitati
 			} else if err != nil {
 				return err
 			}
-			res, err := tx.Exec(ctx, `UPDATE license_invitations SET revoked_at = ? WHERE id = ? AND account_id = ? AND used_at IS NULL AND revoked_at IS NULL`,
-				now, inv.id, caller.AccountID)
+			ok, err := invitations.RevokeTx(ctx, tx, caller.AccountID, inv.ID, now)
 			if err != nil {
-				return fmt.Errorf("revoke invitation: %w", err)
+				return err
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				revoked = append(revoked, inv.email)
+			if ok {
+				revoked = append(revoked, inv.Email)
 			}
 		}
 		total = len(revoked)
@@ -391,31 +380,22 @@ func (s *Service) RevokeInvitations(ctx context.Context, caller Caller, invitati
 	return total, err
 }
 
-type invRow struct {
-	id, keyID, email, language, hash, sealed string
-	validDays                                int
-	used, revoked                            store.Time
-}
-
-func (s *Service) invitationForUpdate(ctx context.Context, q store.Querier, caller Caller, id string) (*invRow, error) {
+func (s *Service) invitationForUpdate(ctx context.Context, q store.Querier, caller Caller, id string) (*invitations.Record, error) {
 	if !ids.Valid(id) {
 		return nil, store.ErrNotFound
 	}
-	var r invRow
-	err := q.QueryRow(ctx, `SELECT id, key_id, email, language, code_hash, code_sealed, valid_days, used_at, revoked_at
-		FROM license_invitations WHERE id = ? AND account_id = ?`, id, caller.AccountID).Scan(
-		&r.id, &r.keyID, &r.email, &r.language, &r.hash, &r.sealed, &r.validDays, &r.used, &r.revoked)
+	r, err := invitations.Get(ctx, q, caller.AccountID, id)
 	if err != nil {
-		return nil, store.NotFound(err)
+		return nil, err
 	}
-	k, err := getKey(ctx, q, caller.AccountID, r.keyID)
+	k, err := getKey(ctx, q, caller.AccountID, r.KeyID)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.mayManageKey(ctx, q, caller, k); err != nil {
 		return nil, err
 	}
-	return &r, nil
+	return r, nil
 }
 
 // ResendInvitation emails a pending or expired invitation again with the
@@ -433,37 +413,36 @@ func (s *Service) ResendInvitation(ctx context.Context, caller Caller, invitatio
 			return err
 		}
 		switch {
-		case !r.used.IsZero():
+		case !r.Used.IsZero():
 			return fieldErr("invitation", "This invitation was used already; send a new one to activate another computer.")
-		case !r.revoked.IsZero():
+		case !r.Revoked.IsZero():
 			return fieldErr("invitation", "This invitation was revoked; send a new one.")
 		}
-		code, err := sec.open("invitation_code:"+r.hash, r.sealed)
+		code, err := sec.open("invitation_code:"+r.CodeHash, r.CodeSealed)
 		if err != nil {
 			return err
 		}
 		now := s.now()
-		expires := store.At(now.Add(time.Duration(r.validDays) * 24 * time.Hour))
-		res, err := tx.Exec(ctx, `UPDATE license_invitations SET expires_at = ?, sent_count = sent_count + 1, last_sent_at = ?
-			WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, expires, store.At(now), r.id)
+		expires := store.At(now.Add(time.Duration(r.ValidDays) * 24 * time.Hour))
+		renewed, err := invitations.RenewTx(ctx, tx, r.ID, expires, store.At(now))
 		if err != nil {
-			return fmt.Errorf("resend invitation: %w", err)
+			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if !renewed {
 			return fieldErr("invitation", "This invitation changed meanwhile; reload and try again.")
 		}
 		var accountName string
 		if err := tx.QueryRow(ctx, `SELECT name FROM accounts WHERE id = ?`, caller.AccountID).Scan(&accountName); err != nil {
 			return err
 		}
-		inv := &Invitation{ID: r.id, KeyID: r.keyID, Email: r.email, Language: r.language, Code: code, Link: s.downloadLink(code),
+		inv := &Invitation{ID: r.ID, KeyID: r.KeyID, Email: r.Email, Language: r.Language, Code: code, Link: s.downloadLink(code),
 			ExpiresAt: expires, Status: InvitationPending, Delivery: "pending"}
 		if err := s.enqueueInvitation(ctx, tx, caller.AccountID, accountName, inv); err != nil {
 			return err
 		}
 		out = inv
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: caller.AccountID, Action: "license.invitation_resent",
-			TargetType: "invitation", TargetID: r.id, TargetLabel: r.email})
+			TargetType: "invitation", TargetID: r.ID, TargetLabel: r.Email})
 	})
 	if err != nil {
 		return nil, err

@@ -12,88 +12,11 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/account/accounttest"
+	"gatehouse/internal/license/invitations"
 	"gatehouse/internal/mail"
 	"gatehouse/internal/store"
 	"gatehouse/internal/testenv"
 )
-
-func TestParseInvitationCSV(t *testing.T) {
-	in := "\xef\xbb\xbfEmail\n" + // BOM + header
-		"ann@example.com\n" +
-		"\n" + // blank: skipped
-		"not-an-address\n" +
-		"bob@Example.COM\n" +
-		"ann@example.com\n" + // duplicate of line 2
-		"cid@example.com,dan@example.com\n" + // two columns
-		"\"eve@example.com\"\n" +
-		"Fay <fay@example.com>\n" +
-		"gus@localhost\n" +
-		"  hal@example.org  \n"
-	p, err := ParseInvitationCSV(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantValid := []string{"ann@example.com", "bob@example.com", "eve@example.com", "hal@example.org"}
-	if strings.Join(p.Valid, " ") != strings.Join(wantValid, " ") {
-		t.Fatalf("valid %v, want %v", p.Valid, wantValid)
-	}
-	wantErrs := map[int]string{4: "needs an @", 6: "duplicate of line 2", 7: "one column", 9: "without a name", 10: "incomplete"}
-	if len(p.Errors) != len(wantErrs) {
-		t.Fatalf("errors %+v", p.Errors)
-	}
-	for _, e := range p.Errors {
-		if w, ok := wantErrs[e.Line]; !ok || !strings.Contains(e.Message, w) {
-			t.Errorf("line %d: %q (want %q)", e.Line, e.Message, w)
-		}
-	}
-	// Without a header the first row is an address.
-	p, _ = ParseInvitationCSV(strings.NewReader("ann@example.com\r\nbob@example.com\r\n"))
-	if len(p.Valid) != 2 || len(p.Errors) != 0 {
-		t.Fatalf("%+v", p)
-	}
-	// A broken quote stops reading and says so.
-	p, _ = ParseInvitationCSV(strings.NewReader("ann@example.com\n\"bob@example.com\nx\"y\"z\n"))
-	if len(p.Errors) == 0 {
-		t.Fatalf("broken quotes not reported: %+v", p)
-	}
-	// Oversized and non-UTF-8 files are refused as a whole.
-	if _, err := ParseInvitationCSV(bytes.NewReader(bytes.Repeat([]byte("a@b.cd\n"), MaxInvitationCSVBytes/7+1))); err == nil {
-		t.Fatal("oversized file accepted")
-	}
-	if _, err := ParseInvitationCSV(strings.NewReader("ann@example.com\n\xff\xfe\n")); err == nil {
-		t.Fatal("non-UTF-8 accepted")
-	}
-	// Typed one by one.
-	p = ParseAddressList("ann@example.com, bob@example.com; ann@example.com\nnope")
-	if len(p.Valid) != 2 || len(p.Errors) != 2 || p.Errors[1].Line != 2 {
-		t.Fatalf("address list %+v", p)
-	}
-}
-
-func FuzzParseInvitationCSV(f *testing.F) {
-	f.Add("email\nann@example.com\n")
-	f.Add("a@b.c,d@e.f\n\"x\ny\"\n")
-	f.Add("\"unterminated\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		p, err := ParseInvitationCSV(strings.NewReader(in))
-		if err != nil {
-			return
-		}
-		seen := map[string]bool{}
-		for _, v := range p.Valid {
-			c, err := account.CanonicalEmail(v)
-			if err != nil || seen[c] {
-				t.Fatalf("invalid or duplicate address accepted: %q", v)
-			}
-			seen[c] = true
-		}
-		for _, e := range p.Errors {
-			if e.Line < 1 {
-				t.Fatalf("error without a line: %+v", e)
-			}
-		}
-	})
-}
 
 var codePattern = regexp.MustCompile(`[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}`)
 
@@ -461,7 +384,7 @@ func TestInvitationListHostileAddresses(t *testing.T) {
 	for _, c := range accounttest.Hostile {
 		text.WriteString(strings.NewReplacer("\n", " ", ",", " ", ";", " ").Replace(c.Raw) + "\n")
 	}
-	p := ParseAddressList(text.String())
+	p := invitations.ParseAddressList(text.String())
 	seen := map[string]bool{}
 	for _, v := range p.Valid {
 		c, err := account.CanonicalEmail(v)

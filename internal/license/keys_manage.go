@@ -9,6 +9,7 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
+	"gatehouse/internal/license/invitations"
 	"gatehouse/internal/store"
 )
 
@@ -474,8 +475,8 @@ func (s *Service) DeleteKey(ctx context.Context, caller Caller, keyID string, co
 		if err != nil {
 			return fmt.Errorf("delete key: return seats: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE license_invitations SET revoked_at = ? WHERE key_id = ? AND used_at IS NULL AND revoked_at IS NULL`, now, k.ID); err != nil {
-			return fmt.Errorf("delete key: revoke invitations: %w", err)
+		if err := invitations.RevokeForKeyTx(ctx, tx, k.ID, now); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: caller.AccountID, Action: "license.sublicense_deleted",
 			TargetType: "license_key", TargetID: k.ID, TargetLabel: keyLabel(k),

@@ -107,23 +107,6 @@ func TestMaskKey(t *testing.T) {
 	}
 }
 
-func TestNormalizeCode(t *testing.T) {
-	c := GenerateCode()
-	if len(c) != 23 || strings.Count(c, "-") != 3 {
-		t.Fatalf("code %q", c)
-	}
-	for _, in := range []string{c, strings.ToLower(c), strings.ReplaceAll(c, "-", ""), " " + strings.ReplaceAll(c, "-", " ") + " "} {
-		if got, err := NormalizeCode(in); err != nil || got != c {
-			t.Errorf("NormalizeCode(%q) = %q, %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"", c[:10], c + "A", strings.Replace(c, c[:1], "0", 1), strings.Replace(c, c[:1], "I", 1), GenerateKey()} {
-		if got, err := NormalizeCode(in); err == nil {
-			t.Errorf("NormalizeCode(%q) accepted as %q", in, got)
-		}
-	}
-}
-
 func FuzzNormalizeKey(f *testing.F) {
 	f.Add(GenerateKey())
 	f.Add(strings.ToLower(GenerateKey()))
@@ -144,20 +127,6 @@ func FuzzNormalizeKey(f *testing.F) {
 		}
 		if strings.ToUpper(strings.NewReplacer("-", "", " ", "", "\t", "", "\r", "", "\n", "").Replace(in)) != strings.ReplaceAll(n, "-", "") {
 			t.Fatalf("%q normalized to a different key %q", in, n)
-		}
-	})
-}
-
-func FuzzNormalizeCode(f *testing.F) {
-	f.Add(GenerateCode())
-	f.Add("abcde fghjk lmnpq rstuv")
-	f.Fuzz(func(t *testing.T, in string) {
-		n, err := NormalizeCode(in)
-		if err != nil {
-			return
-		}
-		if again, err := NormalizeCode(n); err != nil || again != n || len(n) != 23 {
-			t.Fatalf("%q → %q → %q, %v", in, n, again, err)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
+	"gatehouse/internal/freetext"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/store"
 )
@@ -139,7 +140,7 @@ func (s *Service) StartSSOActivation(ctx context.Context, in SSOStartInput) (*SS
 	if _, err := s.DB.Exec(ctx, `INSERT INTO sso_activation_attempts (id, account_id, email, hardware_uuid, serial, computer_name, macos_user,
 		app_version, challenge, state, created_at, expires_at, source_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
 		a.ID, a.AccountID, email, dev.HardwareUUID, dev.Serial, dev.ComputerName, dev.MacOSUser, dev.AppVersion, in.CodeChallenge,
-		a.CreatedAt, a.ExpiresAt, truncate(in.IP, 64)); err != nil {
+		a.CreatedAt, a.ExpiresAt, freetext.Shorten(in.IP, 64)); err != nil {
 		return nil, fmt.Errorf("start sso activation: %w", err)
 	}
 	return a, nil
@@ -496,4 +497,16 @@ func sameEmail(a, b string) bool {
 	na, errA := account.CanonicalEmail(a)
 	nb, errB := account.CanonicalEmail(b)
 	return errA == nil && errB == nil && na == nb
+}
+
+// RecordedOnAttempt reports whether a refusal with code is one this
+// service records on the attempt itself; the others come from the shared
+// SSO sign-in (sso.DesktopRefusalSince skips these).
+func RecordedOnAttempt(code string) bool { return attemptCodes[code] }
+
+var attemptCodes = map[string]bool{
+	CodeNotInDesktopUsers: true, CodeEmailMismatch: true, CodeNoFreeSeat: true, CodeDeviceLimit: true,
+	CodeAttemptExpired: true, CodeAttemptUsed: true, CodeAttemptNotFound: true, CodeNoSSOLicense: true,
+	CodeSubscriptionExpired: true, CodeSubscriptionSuspended: true, CodeKeyDeleted: true,
+	CodeUnknownDomain: true, CodeInvalidVerifier: true,
 }

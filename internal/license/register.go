@@ -2,10 +2,12 @@ package license
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/store"
 )
@@ -132,10 +134,19 @@ func (s *Service) RegisterKey(ctx context.Context, caller Caller, in RegisterInp
 		}
 		accountID := caller.AccountID
 		if accountID == "" {
-			accountID, err = s.CreateAccount(ctx, tx, caller.PersonID, *in.NewAccount, actor)
+			acc, err := s.accounts.CreateBusinessAccountTx(ctx, tx, caller.PersonID, account.AccountInput{Name: in.NewAccount.Name,
+				Country: in.NewAccount.Country, ContactName: in.NewAccount.ContactName, ContactEmail: in.NewAccount.ContactEmail,
+				ContactPhone: in.NewAccount.ContactPhone}, actor)
+			var fe *account.FieldError
+			if errors.As(err, &fe) {
+				// The account's own rules refused the details; the caller
+				// sees licensing's field error, like every other refusal.
+				return fieldErr(fe.Field, "%s", fe.Message)
+			}
 			if err != nil {
 				return err
 			}
+			accountID = acc.ID
 			res.AccountCreated = true
 		}
 		res.AccountID = accountID

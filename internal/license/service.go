@@ -7,8 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"gatehouse/internal/audit"
-	"gatehouse/internal/ids"
+	"gatehouse/internal/account"
 	"gatehouse/internal/store"
 )
 
@@ -55,6 +54,20 @@ type Config struct {
 	LastCheckResolution time.Duration
 	// Now returns the current time (tests move it). Default time.Now.
 	Now func() time.Time
+
+	// Dependencies, given at construction (see internal/app/wire.go).
+
+	// Accounts creates the business account when a person who belongs to
+	// none registers a key, so the account rules (validation, first admin,
+	// audit) live in one place. Nil: an account.Service on the same
+	// database and clock (tools and tests).
+	Accounts *account.Service
+	// RecordSSOFailure adds refused SSO activations to the admins' list of
+	// SSO failures (sso.RecordFailure). Nil: they are only logged.
+	RecordSSOFailure SSOFailureRecorder
+	// Hooks let features built on licensing follow its events (the
+	// management portal).
+	Hooks Hooks
 }
 
 // DefaultConfig returns production defaults.
@@ -73,11 +86,6 @@ type NewAccount struct {
 	ContactPhone string
 }
 
-// AccountCreator creates a business account with personID as its first
-// admin inside tx and returns its id. The app wires the account package's
-// CreateBusinessAccountTx here; the default is a minimal insert.
-type AccountCreator func(ctx context.Context, tx *store.Tx, personID string, in NewAccount, actor audit.Actor) (string, error)
-
 // Hook is called inside the transaction of a licensing event so that other
 // features (the management portal) can follow it.
 type Hook func(ctx context.Context, tx *store.Tx, accountID, subscriptionID string) error
@@ -94,13 +102,12 @@ type Hooks struct {
 
 // Service enforces the licensing rules. It is safe for concurrent use.
 type Service struct {
-	DB            *store.DB
-	Config        Config
-	CreateAccount AccountCreator
-	Hooks         Hooks
-	// RecordSSOFailure logs refused SSO activations for the admins
-	// (peruser_attempts.go); the app wires the sso package's failure list.
+	DB     *store.DB
+	Config Config
+	Hooks  Hooks
+	// RecordSSOFailure is Config.RecordSSOFailure (tests replace it).
 	RecordSSOFailure SSOFailureRecorder
+	accounts         *account.Service
 
 	sec     secrets
 	batcher seatBatcher
@@ -119,9 +126,11 @@ func New(db *store.DB, cfg Config) *Service {
 		cfg.LastCheckResolution = def.LastCheckResolution
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Service{DB: db, Config: cfg}
-	s.CreateAccount = s.createAccountMinimal
-	return s
+	accounts := cfg.Accounts
+	if accounts == nil {
+		accounts = &account.Service{DB: db, Config: account.DefaultConfig(), PublicURL: cfg.PublicURL, Now: cfg.Now}
+	}
+	return &Service{DB: db, Config: cfg, Hooks: cfg.Hooks, RecordSSOFailure: cfg.RecordSSOFailure, accounts: accounts}
 }
 
 func (s *Service) now() time.Time {
@@ -171,29 +180,10 @@ func IsFieldError(err error) (*FieldError, bool) {
 	return fe, ok
 }
 
-// createAccountMinimal is the stand-in for account.CreateBusinessAccountTx.
-func (s *Service) createAccountMinimal(ctx context.Context, tx *store.Tx, personID string, in NewAccount, actor audit.Actor) (string, error) {
-	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" {
-		return "", fieldErr("name", "Enter the organization's name.")
-	}
-	if len(in.Name) > 120 {
-		return "", fieldErr("name", "Use at most 120 characters.")
-	}
-	id := ids.New()
-	now := store.At(s.now())
-	if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, country, contact_name, contact_email, contact_phone, created_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, in.Name, strings.ToUpper(strings.TrimSpace(in.Country)),
-		strings.TrimSpace(in.ContactName), strings.TrimSpace(in.ContactEmail), strings.TrimSpace(in.ContactPhone), personID, now); err != nil {
-		return "", fmt.Errorf("create business account: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO memberships (account_id, person_id, role, status, joined_at)
-		VALUES (?, ?, 'admin', 'active', ?)`, id, personID, now); err != nil {
-		return "", fmt.Errorf("create business account: %w", err)
-	}
-	if err := audit.Record(ctx, tx, actor, audit.Entry{AccountID: id, Action: "account.created",
-		TargetType: "account", TargetID: id, TargetLabel: in.Name}); err != nil {
-		return "", err
-	}
-	return id, nil
+// HoldsKey reports whether accountID holds a live license key (the IdP
+// configurator is offered only then).
+func HoldsKey(ctx context.Context, q store.Querier, accountID string) (bool, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT COUNT(*) FROM license_keys WHERE account_id = ? AND deleted_at IS NULL`, accountID).Scan(&n)
+	return n > 0, err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -554,16 +555,14 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, d *Decision) error {
 	}
 	actor.ID, actor.Label = p.ID, p.EmailNorm
 	if d.Role == "" {
-		if _, err := tx.Exec(ctx, `INSERT INTO memberships (account_id, person_id, role, status, joined_at, last_sign_in_at)
-			VALUES (?, ?, ?, 'active', ?, ?)`, d.AccountID, p.ID, d.NewRole, now, now); err != nil {
-			return fmt.Errorf("sso membership: %w", err)
+		if err := account.JoinViaSSOTx(ctx, tx, d.AccountID, p.ID, d.NewRole, now); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: d.AccountID, Action: "member.joined_via_sso",
 			TargetType: "person", TargetID: p.ID, TargetLabel: p.Email, After: map[string]string{"role": d.NewRole}})
 	}
-	if _, err := tx.Exec(ctx, `UPDATE memberships SET role = ?, last_sign_in_at = ? WHERE account_id = ? AND person_id = ?`,
-		d.NewRole, now, d.AccountID, p.ID); err != nil {
-		return fmt.Errorf("sso membership: %w", err)
+	if err := account.SyncRoleOnSignInTx(ctx, tx, d.AccountID, p.ID, d.NewRole, now); err != nil {
+		return err
 	}
 	if d.NewRole != d.Role {
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: d.AccountID, Action: "member.role_synced_from_idp",
@@ -589,18 +588,39 @@ func (s *Service) refuse(ctx context.Context, accountID, purpose, ip, subject st
 	if e.Message == "" {
 		e.Message = refusalMessage(e.Code)
 	}
+	subject = printableSubject(subject)
+	insertFailure(ctx, s.DB, s.Log, store.At(s.now()), accountID, e.Reference, purpose, e.Code, e.Detail, subject, ip)
+	s.Log.Warn("sso refused", "account_id", accountID, "purpose", purpose, "code", e.Code, "detail", e.Detail,
+		"reference", e.Reference, "subject", subject, "ip", ip)
+	return e
+}
+
+// RecordFailure adds a refusal made by another feature (SSO activation of
+// Desktop refuses a completed sign-in it cannot grant a seat for) to the
+// list of SSO failures admins read, under a fresh reference, and logs it.
+// It returns the reference the person is shown.
+// It needs no Service, so the licensing service can be given it before the
+// SSO service (which previews licensing's seat pools) exists.
+func RecordFailure(ctx context.Context, db *store.DB, log *slog.Logger, accountID, purpose, code, detail, subject, ip string) string {
+	ref := strings.ToUpper(ids.Secret(6))
+	subject = printableSubject(subject)
+	insertFailure(ctx, db, log, store.Now(), accountID, ref, purpose, code, detail, subject, ip)
+	log.Warn("sso activation refused", "account_id", accountID, "purpose", purpose, "code", code, "detail", detail,
+		"reference", ref, "subject", subject, "ip", ip)
+	return ref
+}
+
+// insertFailure stores one refusal; a failure to store it is logged, not
+// returned: the person is refused either way.
+func insertFailure(ctx context.Context, db *store.DB, log *slog.Logger, at store.Time, accountID, ref, purpose, code, detail, subject, ip string) {
 	var acct any
 	if accountID != "" {
 		acct = accountID
 	}
-	subject = printableSubject(subject)
-	if _, err := s.DB.Exec(ctx, `INSERT INTO sso_failures (id, account_id, reference, at, purpose, code, detail, subject, source_ip)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ids.New(), acct, e.Reference, store.At(s.now()), purpose, e.Code, e.Detail, subject, ip); err != nil {
-		s.Log.Error("record sso failure", "err", err)
+	if _, err := db.Exec(ctx, `INSERT INTO sso_failures (id, account_id, reference, at, purpose, code, detail, subject, source_ip)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ids.New(), acct, ref, at, purpose, code, detail, subject, ip); err != nil {
+		log.Error("record sso failure", "err", err)
 	}
-	s.Log.Warn("sso refused", "account_id", accountID, "purpose", purpose, "code", e.Code, "detail", e.Detail,
-		"reference", e.Reference, "subject", subject, "ip", ip)
-	return e
 }
 
 // printableSubject keeps a refused subject readable and storable: invalid

@@ -45,8 +45,9 @@ type RevokeFunc func(ctx context.Context, tx *store.Tx, accountID, personID, rea
 // seats); leaving the admins group ends admin rights at once; leaving
 // Desktop Users revokes SSO seats. It implements scim.Hooks.
 type Effects struct {
-	Service  *Service
-	OnRevoke []RevokeFunc
+	Accounts  *account.Service
+	Directory Directory
+	OnRevoke  []RevokeFunc
 }
 
 var _ scim.Hooks = (*Effects)(nil)
@@ -63,7 +64,7 @@ func (e *Effects) UserDeactivated(ctx context.Context, tx *store.Tx, accountID s
 		return err
 	}
 	for _, pid := range personIDs {
-		if err := e.Service.Accounts.EndSessions(ctx, tx, pid); err != nil {
+		if err := e.Accounts.EndSessions(ctx, tx, pid); err != nil {
 			return err
 		}
 		if err := audit.Record(ctx, tx, tokenActor(), audit.Entry{AccountID: accountID, Action: "member.sessions_ended_by_idp",
@@ -99,7 +100,7 @@ func (e *Effects) MembershipChanged(ctx context.Context, tx *store.Tx, accountID
 	if len(removed) == 0 {
 		return nil
 	}
-	in, err := e.Service.Directory.Integration(ctx, accountID)
+	in, err := e.Directory.Integration(ctx, accountID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	} else if err != nil && !errors.Is(err, ErrIdPIncomplete) {
@@ -146,15 +147,11 @@ func (e *Effects) MembershipChanged(ctx context.Context, tx *store.Tx, accountID
 // dropAdmin ends admin rights of a person removed from the IdP's admins
 // group: the role becomes user and their SSO sessions lose admin rights.
 func dropAdmin(ctx context.Context, tx *store.Tx, accountID, personID string) error {
-	res, err := tx.Exec(ctx, `UPDATE memberships SET role = ? WHERE account_id = ? AND person_id = ? AND role = ?`,
-		account.RoleUser, accountID, personID, account.RoleAdmin)
+	dropped, err := account.DropSSOAdminTx(ctx, tx, accountID, personID)
 	if err != nil {
-		return fmt.Errorf("drop admin: %w", err)
+		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE sessions SET sso_admin = ? WHERE person_id = ? AND sso_account_id = ?`, false, personID, accountID); err != nil {
-		return fmt.Errorf("drop admin: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
+	if dropped {
 		return audit.Record(ctx, tx, tokenActor(), audit.Entry{AccountID: accountID, Action: "member.role_synced_from_idp",
 			TargetType: "person", TargetID: personID, Before: map[string]string{"role": account.RoleAdmin},
 			After: map[string]string{"role": account.RoleUser}})

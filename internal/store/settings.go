@@ -23,6 +23,18 @@ func SetSetting(ctx context.Context, q Querier, key, value string) error {
 	return nil
 }
 
+// TakeSetting deletes key when it holds value and reports whether it did:
+// the conditional delete lets exactly one of several concurrent requests
+// consume a one-time value (the setup token).
+func TakeSetting(ctx context.Context, q Querier, key, value string) (bool, error) {
+	res, err := q.Exec(ctx, `DELETE FROM settings WHERE key = ? AND value = ?`, key, value)
+	if err != nil {
+		return false, fmt.Errorf("take %s: %w", key, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
 // EnsureSetting returns the stored value of key, storing make() first when
 // there is none. Several nodes starting at once all end up with the value of
 // whichever stored first, so secrets shared by nodes (cookie keys, signing

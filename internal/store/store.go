@@ -38,6 +38,7 @@ type DB struct {
 	read    *sql.DB
 	url     string
 	stmts   sync.Map // query text → *sql.Stmt on the read pool (QueryRowPrepared)
+	wstmts  sync.Map // query text → *sql.Stmt on the writer (Tx.*Cached)
 }
 
 // Open connects to databaseURL: "sqlite:///path/to/file.db" (or "sqlite://file.db"
@@ -136,10 +137,12 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes every pool.
 func (db *DB) Close() error {
-	db.stmts.Range(func(_, st any) bool {
-		st.(*sql.Stmt).Close()
-		return true
-	})
+	for _, m := range []*sync.Map{&db.stmts, &db.wstmts} {
+		m.Range(func(_, st any) bool {
+			st.(*sql.Stmt).Close()
+			return true
+		})
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		if rerr := db.read.Close(); err == nil {
@@ -188,6 +191,7 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
+	db      *DB
 }
 
 // Dialect reports the engine.
@@ -215,7 +219,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, dialect: db.dialect}
+	tx := &Tx{tx: sqlTx, dialect: db.dialect, db: db}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = sqlTx.Rollback()

@@ -89,9 +89,6 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "dashboard", &Page{Title: a.Name, Data: data})
 }
 
-// AddDashboardCard lets a feature show a summary on the account dashboard.
-func (s *Server) AddDashboardCard(c DashboardCard) { s.dashboardCards = append(s.dashboardCards, c) }
-
 func (s *Server) profileForm(w http.ResponseWriter, r *http.Request) {
 	acc := AccessFrom(r)
 	a, err := s.Accounts.AccountByID(r.Context(), acc.AccountID)

@@ -10,10 +10,6 @@ import (
 	"gatehouse/internal/store"
 )
 
-// ProductLicenseHolders is set by the SSO licensing feature so the Users page
-// can filter people holding a per-user seat.
-func (s *Server) SetProductLicenseHolders(f account.ProductLicenseHolders) { s.licenseHolders = f }
-
 func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 	acc := AccessFrom(r)
 	q := r.URL.Query()

@@ -87,6 +87,9 @@ func TestTenantIsolationRouteWalk(t *testing.T) {
 		for k, v := range testSignInIsolationFixture(t, node, alice, acctA, objects["person"]) {
 			objects[k] = v
 		}
+		for k, v := range inventoryIsolationFixture(t, node, acctA, objects["subscription"], secret) {
+			objects[k] = v
+		}
 
 		bob := apptest.NewClient(t, node.URL)
 		bob.SignUp("bob@beta.example", pw, "Bob")

@@ -12,6 +12,7 @@ import (
 	"gatehouse/internal/csvexport"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
+	"gatehouse/internal/license/invitations"
 )
 
 // Invite Users: choose a key, the language and expiry of the email, add
@@ -42,7 +43,7 @@ func (h *licenseHandlers) invitePage(w http.ResponseWriter, r *http.Request, sta
 	if form == nil {
 		form = url.Values{"key": {r.URL.Query().Get("key")}, "language": {"en"}, "expires": {"7"}}
 	}
-	data["Languages"], data["Expiries"], data["Bad"] = license.InvitationLanguages, license.InvitationExpiryChoices, bad
+	data["Languages"], data["Expiries"], data["Bad"] = invitations.InvitationLanguages, license.InvitationExpiryChoices, bad
 	h.render(w, r, status, "license_invite", &Page{Title: "Invite Users", Form: form, Errors: errs, Data: data})
 }
 
@@ -70,7 +71,7 @@ func inviteSettings(r *http.Request) (license.InviteInput, url.Values, map[strin
 // list; every row that cannot be used is reported with its source and line.
 func readAddresses(r *http.Request) (valid []string, bad []badRow, fileErr string) {
 	seen := map[string]string{}
-	take := func(source string, p license.ParsedAddresses) {
+	take := func(source string, p invitations.ParsedAddresses) {
 		for _, e := range p.Errors {
 			bad = append(bad, badRow{Source: source, Line: e.Line, Value: e.Value, Message: e.Message})
 		}
@@ -84,7 +85,7 @@ func readAddresses(r *http.Request) (valid []string, bad []badRow, fileErr strin
 			valid = append(valid, a)
 		}
 	}
-	take("Typed list", license.ParseAddressList(r.PostFormValue("emails")))
+	take("Typed list", invitations.ParseAddressList(r.PostFormValue("emails")))
 	f, hdr, err := r.FormFile("file")
 	switch {
 	case errors.Is(err, http.ErrMissingFile), errors.Is(err, http.ErrNotMultipart):
@@ -95,8 +96,8 @@ func readAddresses(r *http.Request) (valid []string, bad []badRow, fileErr strin
 		if hdr.Size == 0 {
 			break
 		}
-		p, err := license.ParseInvitationCSV(f)
-		if fe, ok := license.IsFieldError(err); ok {
+		p, err := invitations.ParseInvitationCSV(f)
+		if fe, ok := invitations.IsFieldError(err); ok {
 			return valid, bad, fe.Message
 		} else if err != nil {
 			return valid, bad, "The file could not be read: " + err.Error()
@@ -180,7 +181,7 @@ func (h *licenseHandlers) inviteReview(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	lang := in.Language
-	for _, l := range license.InvitationLanguages {
+	for _, l := range invitations.InvitationLanguages {
 		if l.Code == in.Language {
 			lang = l.Name
 		}

@@ -43,6 +43,18 @@ type Config struct {
 	// MailServer is set when email is delivered (SMTP configured); without
 	// it, email waits in the operator's outbox and pages say so.
 	MailServer bool
+
+	// Features' additions, given at construction (see internal/app/wire.go).
+
+	// DashboardCards are the features' boxes on the account dashboard, in
+	// order.
+	DashboardCards []DashboardCard
+	// LicenseHolders lets the Users page filter people holding a per-user
+	// seat (the licensing feature's ProductLicenseHolders).
+	LicenseHolders account.ProductLicenseHolders
+	// Installer finds the Desktop installer /download redirects to (the
+	// updates feature); nil: --download-url.
+	Installer InstallerFunc
 }
 
 // Server holds what handlers need.
@@ -82,7 +94,8 @@ func New(cfg Config, db *store.DB, accounts *account.Service, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, DB: db, Accounts: accounts, Log: log, Metrics: metrics, views: v}
+	s := &Server{Config: cfg, DB: db, Accounts: accounts, Log: log, Metrics: metrics, views: v,
+		dashboardCards: cfg.DashboardCards, licenseHolders: cfg.LicenseHolders, installer: cfg.Installer}
 	s.routes = s.foundationRoutes()
 	return s, nil
 }

@@ -1,11 +1,10 @@
 package web
 
 import (
+	"gatehouse/internal/license/invitations"
 	"net/http"
 	"net/url"
 	"strings"
-
-	"gatehouse/internal/license"
 )
 
 // /download is the link admins hand out (with experience=sso, spec 04) and
@@ -31,7 +30,7 @@ func (h *ssoActivationHandlers) download(w http.ResponseWriter, r *http.Request)
 	}
 	code := ""
 	if raw := q.Get("code"); raw != "" {
-		norm, err := license.NormalizeCode(raw)
+		norm, err := invitations.NormalizeCode(raw)
 		if err != nil {
 			h.renderError(w, r, http.StatusBadRequest, "This activation code is not valid",
 				"The code in this link is incomplete or mistyped. Open the link from your invitation email again, or copy the code from it.")

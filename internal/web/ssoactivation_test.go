@@ -28,6 +28,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/idp"
 	"gatehouse/internal/license"
+	"gatehouse/internal/license/invitations"
 	"gatehouse/internal/testenv"
 )
 
@@ -621,7 +622,7 @@ func TestDownloadLinks(t *testing.T) {
 			t.Fatalf("experience %q", v)
 		}
 		apptest.MustContain(t, r.Text("#download"), "Continue with SSO")
-		code := license.GenerateCode()
+		code := invitations.GenerateCode()
 		r = c.Get("/download?code="+url.QueryEscape(strings.ToLower(code))).Expect(t, http.StatusOK)
 		apptest.MustContain(t, r.Text("#download-code"), code)
 		c.Get("/download?code=NOT-A-CODE").Expect(t, http.StatusBadRequest)

@@ -13,9 +13,6 @@ import (
 // it exists in; "" when no release is published (then --download-url).
 type InstallerFunc func(ctx context.Context, channel, code string, locales []string) (string, error)
 
-// SetInstaller installs the update feature's installer lookup.
-func (s *Server) SetInstaller(fn InstallerFunc) { s.installer = fn }
-
 // acceptLocales turns an Accept-Language header into locales in order of
 // preference: de-CH;q=0.9 → de_CH, fr → fr.
 func acceptLocales(h string) []string {

@@ -34,6 +34,13 @@
     if (msg && !window.confirm(msg)) { ev.preventDefault(); }
   });
 
+  // Filters that are selects apply on change; the Apply button remains for
+  // no-JS use.
+  document.addEventListener("change", function (ev) {
+    var sel = ev.target.closest("select[data-autosubmit]");
+    if (sel && sel.form) { sel.form.requestSubmit ? sel.form.requestSubmit() : sel.form.submit(); }
+  });
+
   // The workspace switcher navigates on change; a button remains for no-JS use.
   var sw = document.getElementById("workspace-switch");
   if (sw) {

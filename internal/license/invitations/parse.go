@@ -1,4 +1,4 @@
-package license
+package invitations
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/freetext"
 )
 
 // Limits of an invitation address list.
@@ -63,6 +64,17 @@ func lowerFirst(s string) string {
 	return s
 }
 
+// Recheck runs the list's checks again on addresses a form sends back
+// (the Send step after the Parse step): any problem stops everything.
+func Recheck(emails []string) ParsedAddresses {
+	var out ParsedAddresses
+	seen := map[string]int{}
+	for i, e := range emails {
+		out.add(i+1, e, seen)
+	}
+	return out
+}
+
 // ParseAddressList reads addresses typed one by one (one per line, or
 // separated by commas or semicolons).
 func ParseAddressList(text string) ParsedAddresses {
@@ -83,7 +95,7 @@ func (p *ParsedAddresses) add(line int, raw string, seen map[string]int) {
 	}
 	addr, key, err := listAddress(v)
 	if err != nil {
-		p.Errors = append(p.Errors, LineError{Line: line, Value: truncate(v, 100), Message: err.Error()})
+		p.Errors = append(p.Errors, LineError{Line: line, Value: freetext.Shorten(v, 100), Message: err.Error()})
 		return
 	}
 	if first, dup := seen[key]; dup {
@@ -96,14 +108,6 @@ func (p *ParsedAddresses) add(line int, raw string, seen map[string]int) {
 	}
 	seen[key] = line
 	p.Valid = append(p.Valid, addr)
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n]) + "…"
 }
 
 // ParseInvitationCSV reads a one-column CSV file of addresses (a header row
@@ -163,7 +167,7 @@ func ParseInvitationCSV(r io.Reader) (ParsedAddresses, error) {
 		case 1:
 			out.add(line, values[0], seen)
 		default:
-			out.Errors = append(out.Errors, LineError{Line: line, Value: truncate(strings.Join(values, ", "), 100),
+			out.Errors = append(out.Errors, LineError{Line: line, Value: freetext.Shorten(strings.Join(values, ", "), 100),
 				Message: fmt.Sprintf("%d values in this row; the file must have one column with one address per row", len(values))})
 		}
 	}

@@ -1,4 +1,4 @@
-package license
+package invitations
 
 import (
 	htmltemplate "html/template"
@@ -14,7 +14,8 @@ var InvitationLanguages = []struct{ Code, Name string }{
 	{"de", "Deutsch"},
 }
 
-func validLanguage(code string) bool {
+// ValidLanguage reports whether an invitation email can be written in code.
+func ValidLanguage(code string) bool {
 	for _, l := range InvitationLanguages {
 		if l.Code == code {
 			return true
@@ -23,7 +24,8 @@ func validLanguage(code string) bool {
 	return false
 }
 
-type invitationEmailData struct {
+// EmailData fills an invitation email.
+type EmailData struct {
 	AccountName string
 	Link        string
 	Code        string
@@ -93,7 +95,8 @@ um eine neue Einladung.
 	},
 }
 
-func formatExpiry(lang string, t time.Time) string {
+// FormatExpiry writes an expiry the way the language does.
+func FormatExpiry(lang string, t time.Time) string {
 	t = t.UTC()
 	if lang == "de" {
 		return t.Format("02.01.2006, 15:04") + " Uhr (UTC)"
@@ -101,8 +104,8 @@ func formatExpiry(lang string, t time.Time) string {
 	return t.Format("January 2, 2006, 15:04") + " UTC"
 }
 
-// renderInvitation returns the subject, text and HTML of an invitation email.
-func renderInvitation(lang string, d invitationEmailData) (string, string, string, error) {
+// Render returns the subject, text and HTML of an invitation email.
+func Render(lang string, d EmailData) (string, string, string, error) {
 	t, ok := invitationEmails[lang]
 	if !ok {
 		t = invitationEmails["en"]

@@ -1,4 +1,4 @@
-package license
+package invitations
 
 import (
 	"crypto/rand"
@@ -93,4 +93,5 @@ func formatCode(raw []byte) string {
 	return b.String()
 }
 
-func codeHash(normalized string) string { return ids.Hash("invitation-code:" + normalized) }
+// Hash is how a code is stored and looked up (never the code itself).
+func Hash(normalized string) string { return ids.Hash("invitation-code:" + normalized) }
