@@ -245,6 +245,21 @@ func TestFaultPostgresUnavailable(t *testing.T) {
 	if hs != 503 || hRetry == "" {
 		t.Errorf("/healthz while the database is down: %d Retry-After %q, want 503 with Retry-After", hs, hRetry)
 	}
+	// A page: the session lookup needs the database.
+	page := func() (int, string, string) {
+		req, _ := http.NewRequest("GET", n.URL+"/", nil)
+		req.AddCookie(&http.Cookie{Name: "gh_session", Value: "no-such-session-token"})
+		resp, err := (&http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			return 0, "", err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Retry-After"), string(b)
+	}
+	if ps, pRetry, body := page(); ps != 503 || pRetry == "" || !strings.Contains(body, "cannot reach its database") {
+		t.Errorf("page while the database is down: %d Retry-After %q, want 503 with Retry-After and the reason", ps, pRetry)
+	}
 
 	if err := cluster.Start(); err != nil {
 		t.Fatal(err)
@@ -269,6 +284,9 @@ func TestFaultPostgresUnavailable(t *testing.T) {
 	wg.Wait()
 	if hs, _ := healthz(client, n.URL); hs != 200 {
 		t.Errorf("/healthz after recovery: %d, want 200", hs)
+	}
+	if ps, _, _ := page(); ps != http.StatusSeeOther {
+		t.Errorf("page after recovery: %d, want 303 to sign in (unknown session)", ps)
 	}
 
 	var sent, oks, unav, other, missingRetry int
