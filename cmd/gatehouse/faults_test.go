@@ -543,7 +543,7 @@ func TestFaultSQLiteKilled(t *testing.T) {
 	<-n.done
 	stop.Store(true)
 	wg.Wait()
-	failedBeforeKill := fails.Load() // every failure is in flight at the kill or after it
+	failedAtKill := fails.Load() // every failure is in flight at the kill or after it
 
 	ctx := context.Background()
 	db, err := store.Open(ctx, dbURL)
@@ -592,5 +592,5 @@ func TestFaultSQLiteKilled(t *testing.T) {
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("FAULT sqlite-kill-9: activations sent=%d acknowledged=%d failed(in flight at kill or after)=%d lost=%d rows=%d integrity_check=%s; restarted node checked %d devices; load %s\n",
-		sent.Load(), len(acked), failedBeforeKill, lost, len(present), check, checked, strings.Join(strings.Fields(string(load))[:3], " "))
+		sent.Load(), len(acked), failedAtKill, lost, len(present), check, checked, strings.Join(strings.Fields(string(load))[:3], " "))
 }
