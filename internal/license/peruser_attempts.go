@@ -2,9 +2,6 @@ package license
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -86,35 +83,6 @@ type SSOStartInput struct {
 	IP              string
 }
 
-// validChallenge: base64url without padding of a SHA-256 digest.
-func validChallenge(c string) bool {
-	if len(c) != 43 {
-		return false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	return err == nil && len(b) == sha256.Size
-}
-
-// validVerifier follows RFC 7636: 43 to 128 characters of [A-Za-z0-9-._~].
-func validVerifier(v string) bool {
-	if len(v) < 43 || len(v) > 128 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-			return false
-		}
-	}
-	return true
-}
-
-// ChallengeOf returns the S256 challenge of a verifier.
-func ChallengeOf(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // StartSSOActivation records an attempt for an installation. Refusals are
 // *DeviceError (invalid_request, no_sso_license, subscription_expired, …).
 func (s *Service) StartSSOActivation(ctx context.Context, in SSOStartInput) (*SSOAttempt, error) {
@@ -129,7 +97,7 @@ func (s *Service) StartSSOActivation(ctx context.Context, in SSOStartInput) (*SS
 	if in.ChallengeMethod != "S256" {
 		return nil, deviceErr(CodeInvalidRequest, "code_challenge_method must be S256.")
 	}
-	if !validChallenge(in.CodeChallenge) {
+	if !peruser.ValidChallenge(in.CodeChallenge) {
 		return nil, deviceErr(CodeInvalidRequest, "code_challenge must be the base64url (no padding) SHA-256 of the code verifier: 43 characters.")
 	}
 	now := s.now()
@@ -389,7 +357,7 @@ var ErrSSOPending = errors.New("the sign-in is not finished yet")
 // when the attempt was refused or the verifier is wrong, and a *DeviceError
 // for an unknown, expired or used attempt.
 func (s *Service) RedeemSSOActivation(ctx context.Context, attemptID, verifier, ip string) (*Activation, *SSOAttempt, error) {
-	if !validVerifier(verifier) {
+	if !peruser.ValidVerifier(verifier) {
 		return nil, nil, deviceErr(CodeInvalidRequest, "code_verifier must be 43 to 128 characters of A–Z, a–z, 0–9, -, ., _ and ~.")
 	}
 	a, challenge, err := s.attemptForUpdate(ctx, attemptID, "")
@@ -398,7 +366,7 @@ func (s *Service) RedeemSSOActivation(ctx context.Context, attemptID, verifier, 
 	} else if err != nil {
 		return nil, nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(ChallengeOf(verifier)), []byte(challenge)) != 1 {
+	if !peruser.VerifierMatches(verifier, challenge) {
 		// Logged for the admins: either a broken client or someone who
 		// learned the attempt's address trying to take its credential.
 		return nil, nil, &SSORefusal{Code: CodeInvalidVerifier,
