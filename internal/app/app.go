@@ -378,6 +378,9 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	defer cancel()
 	stopJobs()
 	err := srv.Shutdown(sctx)
+	// A job that was running sees its context cancelled; wait for it so
+	// that it does not meet a closed database half-way.
+	a.Jobs.Wait()
 	// After the last request: background work (the fleet's last-seen
 	// buffer) finishes with what those requests left.
 	stopBackground()

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"gatehouse/internal/store"
 	"io"
 	"log/slog"
 	"mime"
@@ -199,6 +200,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// writeUnavailable answers 503 with Retry-After when err says the database
+// cannot be reached (it is restarting or down): the client may retry the
+// same request unchanged. It reports whether it answered.
+func writeUnavailable(w http.ResponseWriter, err error) bool {
+	if !store.IsUnavailable(err) {
+		return false
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(store.RetryAfterSeconds))
+	writeError(w, http.StatusServiceUnavailable, "unavailable", "The service cannot reach its database right now. Retry in a few seconds.")
+	return true
+}
+
 func writeError(w http.ResponseWriter, status int, code, message string) {
 	var b errorBody
 	b.Error.Code, b.Error.Message = code, message
@@ -229,6 +242,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if errors.Is(err, r.Context().Err()) && r.Context().Err() != nil {
 		return // the client went away
+	}
+	if writeUnavailable(w, err) {
+		h.cfg.Log.Warn("client api: database unavailable", "path", r.URL.Path, "err", err)
+		return
 	}
 	ref := ids.Secret(6)
 	h.cfg.Log.Error("client api", "path", r.URL.Path, "err", err, "ref", ref)

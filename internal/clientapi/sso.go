@@ -156,6 +156,8 @@ func (h *SSOHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &de):
 		writeSSOError(w, de.Code, de.Message, "")
 	case r.Context().Err() != nil:
+	case writeUnavailable(w, err):
+		h.cfg.Log.Warn("client api sso: database unavailable", "path", r.URL.Path, "err", err)
 	default:
 		ref := ids.Secret(6)
 		h.cfg.Log.Error("client api sso", "path", r.URL.Path, "err", err, "ref", ref)

@@ -133,6 +133,8 @@ func (h *VendorHandler) fail(w http.ResponseWriter, r *http.Request, err error) 
 			"code": "conflict", "message": fe.Message, "field": fe.Field}})
 	case license.IsNotFound(err):
 		writeError(w, http.StatusNotFound, "not_found", "No subscription matches.")
+	case writeUnavailable(w, err):
+		h.cfg.Log.Warn("vendor api: database unavailable", "path", r.URL.Path, "err", err)
 	default:
 		ref := ids.Secret(6)
 		h.cfg.Log.Error("vendor api", "path", r.URL.Path, "err", err, "ref", ref)

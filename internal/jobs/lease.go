@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"gatehouse/internal/store"
@@ -45,14 +46,25 @@ type Runner struct {
 	Holder string // unique per process, e.g. hostname + pid + random
 	Log    *slog.Logger
 	Jobs   []Job
+
+	running sync.WaitGroup
 }
 
 // Start runs every job in its own goroutine until ctx ends.
 func (r *Runner) Start(ctx context.Context) {
 	for _, j := range r.Jobs {
-		go r.loop(ctx, j)
+		r.running.Add(1)
+		go func() {
+			defer r.running.Done()
+			r.loop(ctx, j)
+		}()
 	}
 }
+
+// Wait returns when every job loop Start began has returned (after its
+// context ended), so that a shutting-down node closes the database only
+// after the job that was running has finished or given up.
+func (r *Runner) Wait() { r.running.Wait() }
 
 func (r *Runner) loop(ctx context.Context, j Job) {
 	t := time.NewTicker(j.Interval)

@@ -101,7 +101,7 @@ func openSQLite(ctx context.Context, databaseURL string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
-	pool, err := sql.Open("pgx", databaseURL)
+	pool, err := sql.Open("pgx", withConnectTimeout(databaseURL))
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
@@ -344,4 +344,21 @@ func Placeholders(n int) string {
 		return ""
 	}
 	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// withConnectTimeout adds connect_timeout=5 to a PostgreSQL URL that sets
+// none: without it a connection attempt to a server that does not answer
+// (host down, packets dropped) waits for the kernel's TCP timeout, minutes,
+// and requests hang instead of answering 503 (IsUnavailable).
+func withConnectTimeout(databaseURL string) string {
+	if strings.Contains(databaseURL, "connect_timeout=") {
+		return databaseURL
+	}
+	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+		if strings.Contains(databaseURL, "?") {
+			return databaseURL + "&connect_timeout=5"
+		}
+		return databaseURL + "?connect_timeout=5"
+	}
+	return databaseURL + " connect_timeout=5" // key=value form
 }

@@ -1,11 +1,15 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/store"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"gatehouse/internal/account"
 )
@@ -13,8 +17,13 @@ import (
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := s.DB.Ping(r.Context()); err != nil {
+	// Bounded: a load balancer's check must get an answer (and take the
+	// node out) even when the database does not answer at all.
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.DB.Ping(ctx); err != nil {
 		s.Log.Error("health check", "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(store.RetryAfterSeconds))
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, "database unreachable")
 		return

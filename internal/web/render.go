@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // viewers' time zones on machines without zoneinfo
@@ -373,20 +374,26 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	if ref == "" {
 		ref = ids.Secret(6)
 	}
-	s.Log.Error("server error", "request_id", ref, "method", r.Method, "path", logPath(r), "err", err)
+	status, msg := http.StatusInternalServerError, "An internal error stopped this request. Nothing was changed. If it happens again, give the operator this reference: "+ref
+	if store.IsUnavailable(err) {
+		// The database is down or restarting: say so and when to retry,
+		// rather than a 500 (health checks take the node out meanwhile).
+		status, msg = http.StatusServiceUnavailable, "The service cannot reach its database right now. Nothing was changed. Retry in a few seconds."
+		w.Header().Set("Retry-After", strconv.Itoa(store.RetryAfterSeconds))
+	}
+	s.Log.Error("server error", "request_id", ref, "status", status, "method", r.Method, "path", logPath(r), "err", err)
 	t, ok := s.views.pages["error"]
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", contentSecurityPolicy(nil))
 	w.Header().Set("X-Frame-Options", "DENY")
-	w.WriteHeader(http.StatusInternalServerError)
+	w.WriteHeader(status)
 	if !ok {
-		fmt.Fprintf(w, "Internal error. Reference: %s\n", template.HTMLEscapeString(ref))
+		fmt.Fprintf(w, "%s\n", template.HTMLEscapeString(msg))
 		return
 	}
 	p := &Page{Title: "Something went wrong", Static: "/static/" + s.views.staticHash, Zone: time.UTC, Form: url.Values{},
-		RequestID: ref, Data: map[string]any{"Status": 500,
-			"Message": "An internal error stopped this request. Nothing was changed. If it happens again, give the operator this reference: " + ref}}
+		RequestID: ref, Data: map[string]any{"Status": status, "Message": msg}}
 	_ = t.ExecuteTemplate(w, "layout", p)
 }
 

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"gatehouse/internal/store"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"gatehouse/internal/updates"
@@ -42,6 +44,11 @@ func (h *updatesPublic) fail(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	if r.Context().Err() != nil {
+		return
+	}
+	if store.IsUnavailable(err) {
+		w.Header().Set("Retry-After", strconv.Itoa(store.RetryAfterSeconds))
+		http.Error(w, "The service cannot reach its database right now. Retry in a few seconds.", http.StatusServiceUnavailable)
 		return
 	}
 	ref := RequestID(r)
