@@ -13,6 +13,7 @@ import (
 	"gatehouse/internal/app"
 	"gatehouse/internal/clientapi"
 	"gatehouse/internal/license"
+	"gatehouse/internal/license/operator"
 	"gatehouse/internal/store"
 )
 
@@ -180,7 +181,7 @@ func runVendor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return tw.Flush()
 	case "token":
-		tok, err := svc.CreateOperatorToken(ctx, actor)
+		tok, err := operator.NewTokens(db).Create(ctx, actor)
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,7 @@ import (
 	"gatehouse/internal/ids"
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/license"
+	"gatehouse/internal/license/operator"
 	"gatehouse/internal/mail"
 	"gatehouse/internal/portal"
 	"gatehouse/internal/portal/linkcheck"
@@ -55,6 +56,8 @@ type App struct {
 	Web        *web.Server
 	// Vendor is the operator API (subscriptions and releases).
 	Vendor *clientapi.VendorHandler
+	// OperatorTokens makes and checks the stored vendor API token.
+	OperatorTokens *operator.Tokens
 	// Client is the Desktop client API; features mount their endpoints on it.
 	Client *clientapi.Handler
 	// Fleet holds check-ins, VMs and commands; the portal sets its Sections.
@@ -245,7 +248,8 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 		Log:              log,
 	})
 	// The vendor API takes operator tokens made by `gatehouse vendor token`.
-	vendor := clientapi.NewVendor(lic, clientapi.VendorConfig{Log: log, Releases: upd})
+	operatorTokens := operator.NewTokens(db)
+	vendor := clientapi.NewVendor(lic, clientapi.VendorConfig{Log: log, Releases: upd, Tokens: operatorTokens})
 
 	// Routes. The JSON APIs of Desktop installations and the published
 	// certificate key authenticate on their own (device credentials).
@@ -295,7 +299,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 	host, _ := os.Hostname()
 	return &App{Config: cfg, Log: log, DB: db, Registry: reg,
 		Accounts: accounts, License: lic, IdP: idpSvc, SCIM: scimSvc, SSO: ssoSvc, SSOEffects: effects,
-		Web: srv, Vendor: vendor, Updates: upd, Portal: portalSvc, Client: client, Fleet: fleetSvc,
+		Web: srv, Vendor: vendor, OperatorTokens: operatorTokens, Updates: upd, Portal: portalSvc, Client: client, Fleet: fleetSvc,
 		Background: []func(context.Context){fleetSvc.RunFlusher},
 		Jobs:       &jobs.Runner{DB: db, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Secret(6)), Log: log, Jobs: jobList},
 		handler:    srv.Handler(),

@@ -12,6 +12,7 @@ import (
 	"gatehouse/internal/clientip"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
+	"gatehouse/internal/license/operator"
 	"gatehouse/internal/updates"
 )
 
@@ -24,7 +25,9 @@ type VendorConfig struct {
 	// accepted as the bearer token. A token made by `gatehouse vendor token`
 	// (stored hashed in settings) is accepted as well.
 	Token string
-	Log   *slog.Logger
+	// Tokens, when set, checks the stored token.
+	Tokens *operator.Tokens
+	Log    *slog.Logger
 	// Releases, when set, adds the release endpoints (vendor_releases.go).
 	Releases *updates.Service
 }
@@ -69,9 +72,9 @@ func (h *VendorHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	token := bearer(r)
 	ok := token != "" && h.cfg.Token != "" && ids.Equal(token, h.cfg.Token)
-	if !ok && token != "" {
+	if !ok && token != "" && h.cfg.Tokens != nil {
 		var err error
-		if ok, err = h.svc.CheckOperatorToken(r.Context(), token); err != nil {
+		if ok, err = h.cfg.Tokens.Check(r.Context(), token); err != nil {
 			h.fail(w, r, err)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"gatehouse/internal/license"
+	"gatehouse/internal/license/operator"
 	"gatehouse/internal/store"
 	"gatehouse/internal/testenv"
 )
@@ -18,7 +19,8 @@ func TestVendorAPI(t *testing.T) {
 	testenv.Engines(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		svc := license.New(db, license.Config{})
-		srv := httptest.NewServer(NewVendor(svc, VendorConfig{Token: "flag-token-0123456789"}))
+		tokens := operator.NewTokens(db)
+		srv := httptest.NewServer(NewVendor(svc, VendorConfig{Token: "flag-token-0123456789", Tokens: tokens}))
 		defer srv.Close()
 		call := func(method, path, token, body string) (int, map[string]any) {
 			t.Helper()
@@ -49,7 +51,7 @@ func TestVendorAPI(t *testing.T) {
 		if st, _ := call("GET", "/api/vendor/v1/subscriptions", "wrong", ""); st != 401 {
 			t.Fatalf("wrong token: %d", st)
 		}
-		stored, err := svc.CreateOperatorToken(ctx, license.OperatorActor("t"))
+		stored, err := tokens.Create(ctx, license.OperatorActor("t"))
 		if err != nil {
 			t.Fatal(err)
 		}

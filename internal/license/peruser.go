@@ -58,6 +58,7 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
+	"gatehouse/internal/license/peruser"
 	"gatehouse/internal/store"
 )
 
@@ -229,18 +230,17 @@ func (s *Service) grantUserSeatTx(ctx context.Context, tx *store.Tx, g *userGran
 			ids.Hash(ids.Secret(32)), g.dev.Serial, g.dev.ComputerName, g.dev.MacOSUser, g.dev.AppVersion, nowT, exID); err != nil {
 			return nil, fmt.Errorf("sso seat: reactivate: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE license_user_seats SET last_used_at = ?, groups_json = ? WHERE id = ?`, nowT, string(groupsJSON), seat.id); err != nil {
-			return nil, fmt.Errorf("sso seat: %w", err)
+		if err := peruser.TouchSeatTx(ctx, tx, seat.id, string(groupsJSON), nowT); err != nil {
+			return nil, err
 		}
 		res.activationID, res.seatID, res.reactivated = exID, seat.id, true
 		return res, nil
 	case seat != nil:
-		r, err := tx.Exec(ctx, `UPDATE license_user_seats SET devices = devices + 1, last_used_at = ?, groups_json = ?
-			WHERE id = ? AND status = 'active' AND devices < ?`, nowT, string(groupsJSON), seat.id, g.cap)
+		added, err := peruser.AddDeviceTx(ctx, tx, seat.id, string(groupsJSON), g.cap, nowT)
 		if err != nil {
-			return nil, fmt.Errorf("sso seat: add device: %w", err)
+			return nil, err
 		}
-		if n, _ := r.RowsAffected(); n != 1 {
+		if !added {
 			return nil, deviceErr(CodeDeviceLimit, "You have activated Desktop on %d computers, the most your organization allows. Deactivate Desktop on one of them first, or ask your IT admin.", g.cap)
 		}
 		res.seatID = seat.id
@@ -263,9 +263,8 @@ func (s *Service) grantUserSeatTx(ctx context.Context, tx *store.Tx, g *userGran
 			}
 		}
 		res.seatID, res.newSeat = ids.New(), true
-		if _, err := tx.Exec(ctx, `INSERT INTO license_user_seats (id, account_id, subscription_id, key_id, person_id, status, devices,
-			groups_json, granted_at, last_used_at) VALUES (?, ?, ?, ?, ?, 'active', 1, ?, ?, ?)`,
-			res.seatID, g.accountID, subs[target], target, g.personID, string(groupsJSON), nowT, nowT); err != nil {
+		if err := peruser.InsertSeatTx(ctx, tx, peruser.NewSeat{ID: res.seatID, AccountID: g.accountID, SubscriptionID: subs[target],
+			KeyID: target, PersonID: g.personID, GroupsJSON: string(groupsJSON)}, nowT); err != nil {
 			if store.IsUniqueViolation(err) {
 				return nil, errRetry // a concurrent grant gave the person a seat elsewhere
 			}
@@ -355,15 +354,11 @@ func nonNil(s []string) []string {
 // locked) and revokes their SSO devices on it. It returns how many devices
 // were deactivated. A seat that is no longer active changes nothing.
 func releaseSeatLockedTx(ctx context.Context, tx *store.Tx, seatID, keyID, personID, kind, subID, reason, by string, now store.Time) (int, error) {
-	r, err := tx.Exec(ctx, `UPDATE license_user_seats SET status = 'released', devices = 0, released_at = ?, released_reason = ?, released_by = ?
-		WHERE id = ? AND key_id = ? AND status = 'active'`, now, reason, by, seatID, keyID)
-	if err != nil {
-		return 0, fmt.Errorf("release seat: %w", err)
+	released, err := peruser.ReleaseSeatTx(ctx, tx, seatID, keyID, reason, by, now)
+	if err != nil || !released {
+		return 0, err
 	}
-	if n, _ := r.RowsAffected(); n != 1 {
-		return 0, nil
-	}
-	r, err = tx.Exec(ctx, `UPDATE license_activations SET status = 'deactivated', deactivated_at = ?, deactivated_by = ?
+	r, err := tx.Exec(ctx, `UPDATE license_activations SET status = 'deactivated', deactivated_at = ?, deactivated_by = ?
 		WHERE key_id = ? AND person_id = ? AND method = 'sso' AND status = 'active'`, now, revokedPrefix+reason, keyID, personID)
 	if err != nil {
 		return 0, fmt.Errorf("release seat: devices: %w", err)
@@ -419,10 +414,7 @@ func deactivateSSODevicesTx(ctx context.Context, tx *store.Tx, keyID string, act
 	}
 	slices.Sort(people)
 	for _, p := range people {
-		var seatID string
-		var left int
-		err := tx.QueryRow(ctx, `UPDATE license_user_seats SET devices = devices - ? WHERE key_id = ? AND person_id = ? AND status = 'active'
-			RETURNING id, devices`, perPerson[p], keyID, p).Scan(&seatID, &left)
+		seatID, left, err := peruser.DropDevicesTx(ctx, tx, keyID, p, perPerson[p])
 		if isNoRows(err) {
 			return 0, 0, fmt.Errorf("deactivate sso devices: person %s has devices on key %s but no seat there", p, keyID)
 		} else if err != nil {
@@ -431,13 +423,11 @@ func deactivateSSODevicesTx(ctx context.Context, tx *store.Tx, keyID string, act
 		if left > 0 {
 			continue
 		}
-		r, err := tx.Exec(ctx, `UPDATE license_user_seats SET status = 'released', released_at = ?, released_reason = 'no_device', released_by = ?
-			WHERE id = ? AND status = 'active' AND devices = 0`, now, by, seatID)
+		n, err := peruser.ReleaseEmptySeatTx(ctx, tx, seatID, by, now)
 		if err != nil {
-			return 0, 0, fmt.Errorf("deactivate sso devices: release seat: %w", err)
+			return 0, 0, fmt.Errorf("deactivate sso devices: %w", err)
 		}
-		n, _ := r.RowsAffected()
-		seats += int(n)
+		seats += n
 	}
 	return devices, seats, nil
 }
@@ -453,13 +443,11 @@ func releaseKeyUserSeatsTx(ctx context.Context, tx *store.Tx, keyID, by string, 
 		return 0, 0, fmt.Errorf("release key seats: devices: %w", err)
 	}
 	d, _ := r.RowsAffected()
-	r, err = tx.Exec(ctx, `UPDATE license_user_seats SET status = 'released', devices = 0, released_at = ?, released_reason = ?, released_by = ?
-		WHERE key_id = ? AND status = 'active'`, now, by, by, keyID)
+	n, err := peruser.ReleaseKeySeatsTx(ctx, tx, keyID, by, now)
 	if err != nil {
-		return 0, 0, fmt.Errorf("release key seats: %w", err)
+		return 0, 0, err
 	}
-	n, _ := r.RowsAffected()
-	return int(d), int(n), nil
+	return int(d), n, nil
 }
 
 // RevokePersonTx revokes a person's per-user seat inside tx (the SCIM

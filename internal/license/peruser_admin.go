@@ -13,6 +13,7 @@ import (
 	"gatehouse/internal/csvexport"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/jobs"
+	"gatehouse/internal/license/peruser"
 	"gatehouse/internal/store"
 )
 
@@ -54,10 +55,8 @@ func (s *Service) SetSSOSettings(ctx context.Context, caller Caller, in SSOSetti
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO license_sso_settings (account_id, device_cap, inactivity_days, updated_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (account_id) DO UPDATE SET device_cap = excluded.device_cap, inactivity_days = excluded.inactivity_days, updated_at = excluded.updated_at`,
-			caller.AccountID, in.DeviceCap, in.InactivityDays, store.At(s.now())); err != nil {
-			return fmt.Errorf("save sso settings: %w", err)
+		if err := peruser.SaveSettingsTx(ctx, tx, caller.AccountID, in.DeviceCap, in.InactivityDays, store.At(s.now())); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: caller.AccountID, Action: "license.sso_settings_changed",
 			TargetType: "account", TargetID: caller.AccountID,

@@ -2,9 +2,6 @@ package license
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/freetext"
 	"gatehouse/internal/ids"
+	"gatehouse/internal/license/peruser"
 	"gatehouse/internal/store"
 )
 
@@ -85,35 +83,6 @@ type SSOStartInput struct {
 	IP              string
 }
 
-// validChallenge: base64url without padding of a SHA-256 digest.
-func validChallenge(c string) bool {
-	if len(c) != 43 {
-		return false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	return err == nil && len(b) == sha256.Size
-}
-
-// validVerifier follows RFC 7636: 43 to 128 characters of [A-Za-z0-9-._~].
-func validVerifier(v string) bool {
-	if len(v) < 43 || len(v) > 128 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-			return false
-		}
-	}
-	return true
-}
-
-// ChallengeOf returns the S256 challenge of a verifier.
-func ChallengeOf(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // StartSSOActivation records an attempt for an installation. Refusals are
 // *DeviceError (invalid_request, no_sso_license, subscription_expired, …).
 func (s *Service) StartSSOActivation(ctx context.Context, in SSOStartInput) (*SSOAttempt, error) {
@@ -128,7 +97,7 @@ func (s *Service) StartSSOActivation(ctx context.Context, in SSOStartInput) (*SS
 	if in.ChallengeMethod != "S256" {
 		return nil, deviceErr(CodeInvalidRequest, "code_challenge_method must be S256.")
 	}
-	if !validChallenge(in.CodeChallenge) {
+	if !peruser.ValidChallenge(in.CodeChallenge) {
 		return nil, deviceErr(CodeInvalidRequest, "code_challenge must be the base64url (no padding) SHA-256 of the code verifier: 43 characters.")
 	}
 	now := s.now()
@@ -137,11 +106,11 @@ func (s *Service) StartSSOActivation(ctx context.Context, in SSOStartInput) (*SS
 	}
 	a := &SSOAttempt{ID: ids.New(), AccountID: in.AccountID, Email: email, Device: dev, State: AttemptPending,
 		CreatedAt: store.At(now), ExpiresAt: store.At(now.Add(AttemptTTL))}
-	if _, err := s.DB.Exec(ctx, `INSERT INTO sso_activation_attempts (id, account_id, email, hardware_uuid, serial, computer_name, macos_user,
-		app_version, challenge, state, created_at, expires_at, source_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
-		a.ID, a.AccountID, email, dev.HardwareUUID, dev.Serial, dev.ComputerName, dev.MacOSUser, dev.AppVersion, in.CodeChallenge,
-		a.CreatedAt, a.ExpiresAt, freetext.Shorten(in.IP, 64)); err != nil {
-		return nil, fmt.Errorf("start sso activation: %w", err)
+	if err := peruser.InsertAttempt(ctx, s.DB, peruser.NewAttempt{ID: a.ID, AccountID: a.AccountID, Email: email,
+		HardwareUUID: dev.HardwareUUID, Serial: dev.Serial, ComputerName: dev.ComputerName, MacOSUser: dev.MacOSUser,
+		AppVersion: dev.AppVersion, Challenge: in.CodeChallenge, SourceIP: freetext.Shorten(in.IP, 64),
+		CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt}); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -194,12 +163,11 @@ func (s *Service) RefuseSSOAttempt(ctx context.Context, a *SSOAttempt, r *SSORef
 	if r.Reference == "" {
 		r.Reference = s.recordFailure(ctx, a.AccountID, r.Code, r.Detail, a.Email, ip)
 	}
-	res, err := s.DB.Exec(ctx, `UPDATE sso_activation_attempts SET state = 'refused', refusal_code = ?, refusal_message = ?, refusal_reference = ?
-		WHERE id = ? AND state = 'pending'`, r.Code, r.Message, r.Reference, a.ID)
+	refused, err := peruser.RefuseAttempt(ctx, s.DB, a.ID, r.Code, r.Message, r.Reference)
 	if err != nil {
-		return nil, fmt.Errorf("refuse sso attempt: %w", err)
+		return nil, err
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
+	if refused {
 		return r, nil
 	}
 	// Someone else decided first: report what the attempt says now.
@@ -313,12 +281,11 @@ func (s *Service) CompleteSSOActivation(ctx context.Context, in SSOCompleteInput
 			if least := store.At(now.Add(RedeemGrace)); expires.Before(least.Time) {
 				expires = least
 			}
-			r, err := tx.Exec(ctx, `UPDATE sso_activation_attempts SET state = 'completed', completed_at = ?, expires_at = ?, person_id = ?,
-				key_id = ?, activation_id = ? WHERE id = ? AND state = 'pending'`, nowT, expires, in.PersonID, p.keyID, res.activationID, a.ID)
+			done, err := peruser.CompleteAttemptTx(ctx, tx, a.ID, in.PersonID, p.keyID, res.activationID, expires, nowT)
 			if err != nil {
-				return fmt.Errorf("complete sso attempt: %w", err)
+				return err
 			}
-			if n, _ := r.RowsAffected(); n != 1 {
+			if !done {
 				return deviceErr(CodeAttemptUsed, "This activation was completed already. Return to Desktop, or start again there.")
 			}
 			a.ExpiresAt = expires
@@ -398,7 +365,7 @@ var ErrSSOPending = errors.New("the sign-in is not finished yet")
 // when the attempt was refused or the verifier is wrong, and a *DeviceError
 // for an unknown, expired or used attempt.
 func (s *Service) RedeemSSOActivation(ctx context.Context, attemptID, verifier, ip string) (*Activation, *SSOAttempt, error) {
-	if !validVerifier(verifier) {
+	if !peruser.ValidVerifier(verifier) {
 		return nil, nil, deviceErr(CodeInvalidRequest, "code_verifier must be 43 to 128 characters of A–Z, a–z, 0–9, -, ., _ and ~.")
 	}
 	a, challenge, err := s.attemptForUpdate(ctx, attemptID, "")
@@ -407,7 +374,7 @@ func (s *Service) RedeemSSOActivation(ctx context.Context, attemptID, verifier, 
 	} else if err != nil {
 		return nil, nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(ChallengeOf(verifier)), []byte(challenge)) != 1 {
+	if !peruser.VerifierMatches(verifier, challenge) {
 		// Logged for the admins: either a broken client or someone who
 		// learned the attempt's address trying to take its credential.
 		return nil, nil, &SSORefusal{Code: CodeInvalidVerifier,
@@ -439,15 +406,14 @@ func (s *Service) RedeemSSOActivation(ctx context.Context, attemptID, verifier, 
 	act := &Activation{ActivationID: a.ActivationID, Credential: credential}
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		nowT := store.At(now)
-		r, err := tx.Exec(ctx, `UPDATE sso_activation_attempts SET state = 'redeemed', redeemed_at = ? WHERE id = ? AND state = 'completed' AND expires_at > ?`,
-			nowT, a.ID, nowT)
+		redeemed, err := peruser.RedeemAttemptTx(ctx, tx, a.ID, nowT)
 		if err != nil {
-			return fmt.Errorf("redeem: %w", err)
+			return err
 		}
-		if n, _ := r.RowsAffected(); n != 1 {
+		if !redeemed {
 			return deviceErr(CodeAttemptUsed, "This activation was redeemed already.")
 		}
-		r, err = tx.Exec(ctx, `UPDATE license_activations SET credential_hash = ?, last_check_at = ? WHERE id = ? AND status = 'active'`,
+		r, err := tx.Exec(ctx, `UPDATE license_activations SET credential_hash = ?, last_check_at = ? WHERE id = ? AND status = 'active'`,
 			ids.Hash(credential), nowT, a.ActivationID)
 		if err != nil {
 			return fmt.Errorf("redeem: %w", err)
@@ -480,12 +446,7 @@ func (s *Service) RedeemSSOActivation(ctx context.Context, attemptID, verifier, 
 
 // PurgeSSOAttempts deletes attempts that ended more than a day ago.
 func (s *Service) PurgeSSOAttempts(ctx context.Context) (int, error) {
-	res, err := s.DB.Exec(ctx, `DELETE FROM sso_activation_attempts WHERE expires_at < ?`, store.At(s.now().Add(-24*time.Hour)))
-	if err != nil {
-		return 0, fmt.Errorf("purge sso attempts: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return peruser.PurgeAttempts(ctx, s.DB, store.At(s.now().Add(-24*time.Hour)))
 }
 
 // sameEmail compares addresses as identifiers, by the account package's

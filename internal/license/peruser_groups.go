@@ -12,6 +12,7 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/ids"
+	"gatehouse/internal/license/peruser"
 	"gatehouse/internal/store"
 )
 
@@ -118,8 +119,8 @@ func (s *Service) MapGroup(ctx context.Context, caller Caller, keyID, uuid, name
 			return fieldErr("uuid", "This license is per device: its keys are activated with the key or an invitation. User groups select seats of per-user (SSO) or mixed licenses.")
 		}
 		g.KeyID = k.ID
-		if _, err := tx.Exec(ctx, `INSERT INTO license_key_groups (id, account_id, key_id, group_uuid, group_norm, display_name, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, g.ID, caller.AccountID, k.ID, uuid, groupNorm(uuid), name, caller.PersonID, g.CreatedAt); err != nil {
+		if err := peruser.InsertGroupTx(ctx, tx, peruser.NewGroup{ID: g.ID, AccountID: caller.AccountID, KeyID: k.ID,
+			UUID: uuid, Norm: groupNorm(uuid), Name: name, CreatedBy: caller.PersonID}, g.CreatedAt); err != nil {
 			if store.IsUniqueViolation(err) {
 				return errGroupTaken // named below, outside the failed transaction
 			}
@@ -162,11 +163,9 @@ func (s *Service) UnmapGroup(ctx context.Context, caller Caller, keyID, groupID 
 		if err := s.mayManageKey(ctx, tx, caller, k); err != nil {
 			return err
 		}
-		var uuid, name string
-		err = tx.QueryRow(ctx, `DELETE FROM license_key_groups WHERE id = ? AND account_id = ? AND key_id = ? RETURNING group_uuid, display_name`,
-			groupID, caller.AccountID, k.ID).Scan(&uuid, &name)
+		uuid, name, err := peruser.DeleteGroupTx(ctx, tx, caller.AccountID, k.ID, groupID)
 		if err != nil {
-			return store.NotFound(err)
+			return err
 		}
 		return audit.Record(ctx, tx, actor, audit.Entry{AccountID: caller.AccountID, Action: "license.user_group_unmapped",
 			TargetType: "license_key", TargetID: k.ID, TargetLabel: keyLabel(k), Before: map[string]string{"group_uuid": uuid, "group_name": name}})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/license/peruser"
 	"log/slog"
 	"strings"
 	"sync"
@@ -91,7 +92,7 @@ func (e *ssoEnv) activate(t *testing.T, personID, email string, groups []string,
 	ctx := context.Background()
 	verifier := ids.Secret(40)
 	a, err := e.s.StartSSOActivation(ctx, SSOStartInput{AccountID: e.caller.AccountID, Email: email, Device: dev,
-		CodeChallenge: ChallengeOf(verifier), ChallengeMethod: "S256"})
+		CodeChallenge: peruser.ChallengeOf(verifier), ChallengeMethod: "S256"})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -443,7 +444,7 @@ func TestSSOAttemptRefusals(t *testing.T) {
 			t.Helper()
 			v := ids.Secret(40)
 			a, err := e.s.StartSSOActivation(ctx, SSOStartInput{AccountID: e.caller.AccountID, Email: email, Device: dev,
-				CodeChallenge: ChallengeOf(v), ChallengeMethod: "S256"})
+				CodeChallenge: peruser.ChallengeOf(v), ChallengeMethod: "S256"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -459,7 +460,7 @@ func TestSSOAttemptRefusals(t *testing.T) {
 			CodeChallenge: "short", ChallengeMethod: "S256"})
 		wantCode(t, err, CodeInvalidRequest)
 		_, err = e.s.StartSSOActivation(ctx, SSOStartInput{AccountID: e.caller.AccountID, Email: annEmail, Device: device(1),
-			CodeChallenge: ChallengeOf(ids.Secret(40)), ChallengeMethod: "plain"})
+			CodeChallenge: peruser.ChallengeOf(ids.Secret(40)), ChallengeMethod: "plain"})
 		wantCode(t, err, CodeInvalidRequest)
 
 		// Not in Desktop Users: refused, recorded, and the installation
@@ -518,7 +519,7 @@ func TestSSOAttemptRefusals(t *testing.T) {
 		// The subscription ended.
 		e.clock.add(400 * 24 * time.Hour)
 		_, err = e.s.StartSSOActivation(ctx, SSOStartInput{AccountID: e.caller.AccountID, Email: annEmail, Device: device(1),
-			CodeChallenge: ChallengeOf(ids.Secret(40)), ChallengeMethod: "S256"})
+			CodeChallenge: peruser.ChallengeOf(ids.Secret(40)), ChallengeMethod: "S256"})
 		wantCode(t, err, CodeSubscriptionExpired)
 		_, err = e.s.Check(ctx, act.Credential, CheckInput{})
 		wantCode(t, err, CodeExpired)
@@ -535,7 +536,7 @@ func TestSSOAttemptRefusals(t *testing.T) {
 		other := newAccount(t, db)
 		issueRegistered(t, e.s, other, IssueInput{Seats: 1})
 		_, err = e.s.StartSSOActivation(ctx, SSOStartInput{AccountID: other.AccountID, Email: annEmail, Device: device(1),
-			CodeChallenge: ChallengeOf(ids.Secret(40)), ChallengeMethod: "S256"})
+			CodeChallenge: peruser.ChallengeOf(ids.Secret(40)), ChallengeMethod: "S256"})
 		wantCode(t, err, CodeNoSSOLicense)
 	})
 }

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"gatehouse/internal/license/peruser"
 	"net/http"
 	"net/url"
 	"os"
@@ -325,7 +326,7 @@ func layoutLicensingFixture(t *testing.T, e *layoutEnv) {
 	for _, computer := range []string{"Ulrich’s MacBook Air", "Ulrich’s Mac mini (office)"} {
 		a, err := svc.StartSSOActivation(ctx, license.SSOStartInput{AccountID: e.acct, Email: e.userMail,
 			Device:        license.Device{HardwareUUID: ids.New(), ComputerName: computer, AppVersion: "26.1.0"},
-			CodeChallenge: license.ChallengeOf(verifier), ChallengeMethod: "S256"})
+			CodeChallenge: peruser.ChallengeOf(verifier), ChallengeMethod: "S256"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +337,7 @@ func layoutLicensingFixture(t *testing.T, e *layoutEnv) {
 	}
 	pending, err := svc.StartSSOActivation(ctx, license.SSOStartInput{AccountID: e.acct, Email: e.userMail,
 		Device:        license.Device{HardwareUUID: ids.New(), ComputerName: "Ulrich’s new Mac", AppVersion: "26.1.0"},
-		CodeChallenge: license.ChallengeOf(verifier), ChallengeMethod: "S256"})
+		CodeChallenge: peruser.ChallengeOf(verifier), ChallengeMethod: "S256"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 	anon.Get(reset).Expect(t, http.StatusOK)
 
 	// Operator token and the vendor API: a subscription and its key.
-	opToken, err := node.App.License.CreateOperatorToken(ctx, audit.System("test"))
+	opToken, err := node.App.OperatorTokens.Create(ctx, audit.System("test"))
 	if err != nil {
 		t.Fatal(err)
 	}

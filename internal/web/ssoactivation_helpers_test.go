@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"gatehouse/internal/license/peruser"
 	"net/http"
 	"testing"
 
@@ -32,7 +33,7 @@ func ssoActivationIsolationFixture(t *testing.T, node *apptest.Node, alice *appt
 	verifier := ids.Secret(40)
 	a, err := svc.StartSSOActivation(ctx, license.SSOStartInput{AccountID: acct, Email: "alice@alpha.example",
 		Device:        license.Device{HardwareUUID: ids.New(), ComputerName: secret + " Mac", AppVersion: "26.1.0"},
-		CodeChallenge: license.ChallengeOf(verifier), ChallengeMethod: "S256"})
+		CodeChallenge: peruser.ChallengeOf(verifier), ChallengeMethod: "S256"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func ssoActivationIsolationFixture(t *testing.T, node *apptest.Node, alice *appt
 	}
 	other, err := svc.StartSSOActivation(ctx, license.SSOStartInput{AccountID: acct, Email: "alice@alpha.example",
 		Device:        license.Device{HardwareUUID: ids.New(), ComputerName: secret + " Mac 2", AppVersion: "26.1.0"},
-		CodeChallenge: license.ChallengeOf(verifier), ChallengeMethod: "S256"})
+		CodeChallenge: peruser.ChallengeOf(verifier), ChallengeMethod: "S256"})
 	if err != nil {
 		t.Fatal(err)
 	}

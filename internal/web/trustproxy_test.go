@@ -88,7 +88,7 @@ func TestTrustProxyEverywhere(t *testing.T) {
 			return resp.StatusCode
 		}
 		// Vendor API: issuing a subscription is audited.
-		opToken, err := node.App.License.CreateOperatorToken(ctx, audit.System("test"))
+		opToken, err := node.App.OperatorTokens.Create(ctx, audit.System("test"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -66,7 +66,7 @@ func rawGet(t *testing.T, url string, hdr map[string]string) (*http.Response, []
 func TestUpdateFeedOverHTTP(t *testing.T) {
 	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
 		node := apptest.Start(t, dbURL)
-		tok, err := node.App.License.CreateOperatorToken(context.Background(), license.OperatorActor("test"))
+		tok, err := node.App.OperatorTokens.Create(context.Background(), license.OperatorActor("test"))
 		if err != nil {
 			t.Fatal(err)
 		}
