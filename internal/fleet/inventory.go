@@ -341,8 +341,8 @@ func (inv *Inventory) where(ctx context.Context, caller license.Caller, f Invent
 		if paged && c.Key != f.Sort {
 			expr = d.NoIndex(expr)
 		}
-		if c.Key == "os" && !f.IncludeGone {
-			cond, condArgs, err := inv.guestOSFilter(ctx, caller, v, paged, f.Sort == "os")
+		if (c.Key == "os" || c.Key == "desktop_version") && !f.IncludeGone {
+			cond, condArgs, err := inv.valuesFilter(ctx, caller, c.expr, v, paged, f.Sort == c.Key)
 			if err != nil {
 				return "", nil, err
 			}
@@ -406,68 +406,70 @@ func seenDriven(f InventoryFilter) bool {
 	return !f.IncludeGone && (f.Sort == "last_reported" || f.By["last_reported"] != "")
 }
 
-// guestOSValuesCap bounds how many distinct guest OS values the filter
-// resolves; a fleet with more falls back to matching every row.
-const guestOSValuesCap = 500
+// valuesCap bounds how many distinct values a text filter resolves (see
+// valuesFilter); a fleet with more falls back to matching every row.
+const valuesCap = 500
 
-// guestOSFilter turns the guest OS filter ("contains", case-insensitive)
-// into an exact match on the values present that contain it. An account
-// has a few dozen distinct guest OS strings, read one index seek each
-// (a skip scan of fleet_vms_account_guest written as a recursive query,
-// which neither planner does by itself), and matched with the same
-// operator as the text filter, so the result is the same rows. An exact
-// IN list has statistics PostgreSQL can weigh against the sort (a LIKE
-// pattern has none and made it sort a million rows), and a value that
-// matches nothing costs no scan at all. sorted says the page is ordered by
-// guest OS: then a range on the column lets the index start at the first
-// match. It returns "" when the account has more than guestOSValuesCap
-// values.
-func (inv *Inventory) guestOSFilter(ctx context.Context, caller license.Caller, v string, paged, sorted bool) (string, []any, error) {
+// valuesFilter turns the filter on a text column of few distinct values
+// (guest OS, Desktop version: "contains", case-insensitive) into an exact
+// match on the values present that contain it. An account has a few dozen
+// distinct values, read one index seek each (a skip scan of the column's
+// (account_id, column, id) index written as a recursive query, which
+// neither planner does by itself), and matched with the same operator as
+// the text filter, so the result is the same rows. An exact IN list has
+// statistics PostgreSQL can weigh against the sort (a pattern has none and
+// made it sort the whole account), and a value that matches nothing costs
+// no scan at all. sorted says the page is ordered by this column: then a
+// range from the first to the last match lets the index walk start at the
+// first match. col is the column's expression on v; it returns "" when the
+// account has more than valuesCap values.
+func (inv *Inventory) valuesFilter(ctx context.Context, caller license.Caller, col, v string, paged, sorted bool) (string, []any, error) {
+	name := strings.TrimPrefix(col, "v.")
 	d := inv.DB.Dialect()
-	rows, err := inv.DB.Query(ctx, `WITH RECURSIVE t(os, n) AS (
-			SELECT MIN(guest_os), 1 FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL
+	rows, err := inv.DB.Query(ctx, `WITH RECURSIVE t(x, n) AS (
+			SELECT MIN(`+name+`), 1 FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL
 			UNION ALL
-			SELECT (SELECT MIN(guest_os) FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL AND guest_os > t.os), t.n + 1
-			FROM t WHERE t.os IS NOT NULL AND t.n <= ?)
-		SELECT os, CASE WHEN `+d.ContainsFold("os")+` THEN 1 ELSE 0 END FROM t WHERE os IS NOT NULL`,
-		caller.AccountID, caller.AccountID, guestOSValuesCap, "%"+escapeLike(v)+"%")
+			SELECT (SELECT MIN(`+name+`) FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL AND `+name+` > t.x), t.n + 1
+			FROM t WHERE t.x IS NOT NULL AND t.n <= ?)
+		SELECT x, CASE WHEN `+d.ContainsFold("x")+` THEN 1 ELSE 0 END FROM t WHERE x IS NOT NULL`,
+		caller.AccountID, caller.AccountID, valuesCap, "%"+escapeLike(v)+"%")
 	if err != nil {
-		return "", nil, fmt.Errorf("guest os values: %w", err)
+		return "", nil, fmt.Errorf("%s values: %w", name, err)
 	}
 	defer rows.Close()
 	var match []any
 	n := 0
 	for rows.Next() {
-		var os string
+		var x string
 		var ok int
-		if err := rows.Scan(&os, &ok); err != nil {
-			return "", nil, fmt.Errorf("guest os values: %w", err)
+		if err := rows.Scan(&x, &ok); err != nil {
+			return "", nil, fmt.Errorf("%s values: %w", name, err)
 		}
 		n++
 		if ok == 1 {
-			match = append(match, os)
+			match = append(match, x)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return "", nil, fmt.Errorf("guest os values: %w", err)
+		return "", nil, fmt.Errorf("%s values: %w", name, err)
 	}
-	if n > guestOSValuesCap {
+	if n > valuesCap {
 		return "", nil, nil
 	}
 	if len(match) == 0 {
 		return "1 = 0", nil, nil
 	}
-	in := "v.guest_os IN (" + store.Placeholders(len(match)) + ")"
+	in := col + " IN (" + store.Placeholders(len(match)) + ")"
 	switch {
 	case !paged:
 		return in, match, nil
 	case sorted:
 		// Values come in index order: the range starts the walk at the
 		// first match and ends it after the last; the list only filters.
-		return "v.guest_os >= ? AND v.guest_os <= ? AND " + d.NoIndex("v.guest_os") + " IN (" + store.Placeholders(len(match)) + ")",
+		return col + " >= ? AND " + col + " <= ? AND " + d.NoIndex(col) + " IN (" + store.Placeholders(len(match)) + ")",
 			append([]any{match[0], match[len(match)-1]}, match...), nil
 	default:
-		return d.NoIndex("v.guest_os") + " IN (" + store.Placeholders(len(match)) + ")", match, nil
+		return d.NoIndex(col) + " IN (" + store.Placeholders(len(match)) + ")", match, nil
 	}
 }
 

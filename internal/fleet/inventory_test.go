@@ -639,8 +639,8 @@ func FuzzParseFilter(f *testing.F) {
 	})
 }
 
-// TestInventoryFilteredSorts: the guest OS filter (resolved to the values
-// present) and "not reported since" (read through fleet_seen) return the
+// TestInventoryFilteredSorts: the guest OS and Desktop version filters
+// (resolved to the values present) and "not reported since" (read through fleet_seen) return the
 // model's rows in the sort's order, with each other and with the sorts
 // they take their own index paths for, and within a license admin's scope.
 func TestInventoryFilteredSorts(t *testing.T) {
@@ -653,9 +653,10 @@ func TestInventoryFilteredSorts(t *testing.T) {
 		filters := []map[string]string{
 			{"os": "windows"}, {"os": "WINDOWS 1"}, {"os": "no such guest"}, {"last_reported": "2026-11-30"},
 			{"os": "u", "last_reported": "2026-11-30"}, {"last_reported": "2026-11-30", "state": "running"},
+			{"desktop_version": "26.1"}, {"desktop_version": "9"}, {"desktop_version": "26", "os": "windows"},
 		}
 		for _, by := range filters {
-			for _, sort := range []string{"os", "last_reported", "name", "state"} {
+			for _, sort := range []string{"os", "last_reported", "name", "state", "desktop_version"} {
 				for _, desc := range []bool{false, true} {
 					for _, who := range []license.Caller{fx.admin, la} {
 						f := fleet.InventoryFilter{By: by, Sort: sort, Desc: desc, Size: 30}
