@@ -134,6 +134,10 @@ type InventoryFilter struct {
 	IncludeGone bool
 	Size        int
 	Page        int // from 1
+	// osExact replaces the guest OS filter by equality with osValue: one
+	// branch of a merged page (List).
+	osExact bool
+	osValue string
 }
 
 // FilterError says which filter value is unusable, in words for people.
@@ -341,6 +345,11 @@ func (inv *Inventory) where(ctx context.Context, caller license.Caller, f Invent
 		if paged && c.Key != f.Sort {
 			expr = d.NoIndex(expr)
 		}
+		if c.Key == "os" && f.osExact {
+			b.WriteString(" AND v.guest_os = ?")
+			args = append(args, f.osValue)
+			continue
+		}
 		if (c.Key == "os" || c.Key == "desktop_version") && !f.IncludeGone {
 			cond, condArgs, err := inv.valuesFilter(ctx, caller, c.expr, v, paged, f.Sort == c.Key)
 			if err != nil {
@@ -399,6 +408,54 @@ func (inv *Inventory) orderBy(f InventoryFilter) string {
 	return " ORDER BY " + expr + dir + ", v.id" + dir
 }
 
+// osPaired are the sort columns with an index (account_id, guest_os,
+// column, id) (migration 00951): VM names, editions and builds follow the
+// guest OS, so walking their own index to the rows of one OS can pass most
+// of the account first.
+var osPaired = map[string]bool{"name": true, "edition": true, "build": true}
+
+// mergedPageMax bounds the guest OS values a merged page reads one branch
+// each for.
+const mergedPageMax = 8
+
+// mergedPage builds the page query of f when it filters on guest OS and
+// sorts on an osPaired column: one branch per matching guest OS value,
+// each reading at most a page (plus the offset) off the paired index in
+// order, merged and cut to the page. It returns "" for other filters.
+func (inv *Inventory) mergedPage(ctx context.Context, caller license.Caller, f InventoryFilter) (string, []any, error) {
+	if f.IncludeGone || f.By["os"] == "" || !osPaired[f.Sort] {
+		return "", nil, nil
+	}
+	match, ok, err := inv.values(ctx, caller, "v.guest_os", f.By["os"])
+	if err != nil || !ok || len(match) == 0 || len(match) > mergedPageMax {
+		return "", nil, err
+	}
+	c, _ := ColumnByKey(f.Sort)
+	order := inv.orderBy(f)
+	dir := " ASC"
+	if f.Desc {
+		dir = " DESC"
+	}
+	var b strings.Builder
+	var args []any
+	for i, m := range match {
+		g := f
+		g.osExact, g.osValue = true, m.(string)
+		where, wargs, err := inv.where(ctx, caller, g, true)
+		if err != nil {
+			return "", nil, err
+		}
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&b, "SELECT id, k FROM (SELECT v.id AS id, %s AS k %s%s LIMIT ?) b%d", c.expr, where, order, i)
+		args = append(append(args, wargs...), f.Page*f.Size+1)
+	}
+	q := `SELECT ` + vmColumns + ` FROM fleet_vms v WHERE v.id IN (SELECT id FROM (` + b.String() + `) u ORDER BY k` + dir + `, id` + dir +
+		` LIMIT ? OFFSET ?)` + order
+	return q, append(args, f.Size+1, (f.Page-1)*f.Size), nil
+}
+
 // seenDriven says f reads present VMs through fleet_seen (see where). With
 // gone VMs included, the time of a gone VM is on its own row and the
 // per-row expression stays.
@@ -424,37 +481,10 @@ const valuesCap = 500
 // first match. col is the column's expression on v; it returns "" when the
 // account has more than valuesCap values.
 func (inv *Inventory) valuesFilter(ctx context.Context, caller license.Caller, col, v string, paged, sorted bool) (string, []any, error) {
-	name := strings.TrimPrefix(col, "v.")
 	d := inv.DB.Dialect()
-	rows, err := inv.DB.Query(ctx, `WITH RECURSIVE t(x, n) AS (
-			SELECT MIN(`+name+`), 1 FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL
-			UNION ALL
-			SELECT (SELECT MIN(`+name+`) FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL AND `+name+` > t.x), t.n + 1
-			FROM t WHERE t.x IS NOT NULL AND t.n <= ?)
-		SELECT x, CASE WHEN `+d.ContainsFold("x")+` THEN 1 ELSE 0 END FROM t WHERE x IS NOT NULL`,
-		caller.AccountID, caller.AccountID, valuesCap, "%"+escapeLike(v)+"%")
-	if err != nil {
-		return "", nil, fmt.Errorf("%s values: %w", name, err)
-	}
-	defer rows.Close()
-	var match []any
-	n := 0
-	for rows.Next() {
-		var x string
-		var ok int
-		if err := rows.Scan(&x, &ok); err != nil {
-			return "", nil, fmt.Errorf("%s values: %w", name, err)
-		}
-		n++
-		if ok == 1 {
-			match = append(match, x)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return "", nil, fmt.Errorf("%s values: %w", name, err)
-	}
-	if n > valuesCap {
-		return "", nil, nil
+	match, ok, err := inv.values(ctx, caller, col, v)
+	if err != nil || !ok {
+		return "", nil, err
 	}
 	if len(match) == 0 {
 		return "1 = 0", nil, nil
@@ -471,6 +501,41 @@ func (inv *Inventory) valuesFilter(ctx context.Context, caller license.Caller, c
 	default:
 		return d.NoIndex(col) + " IN (" + store.Placeholders(len(match)) + ")", match, nil
 	}
+}
+
+// values returns the distinct values of col (on v) among the account's
+// present VMs that contain v, in index order; ok is false when there are
+// more than valuesCap distinct values.
+func (inv *Inventory) values(ctx context.Context, caller license.Caller, col, v string) (match []any, ok bool, err error) {
+	name := strings.TrimPrefix(col, "v.")
+	d := inv.DB.Dialect()
+	rows, err := inv.DB.Query(ctx, `WITH RECURSIVE t(x, n) AS (
+			SELECT MIN(`+name+`), 1 FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL
+			UNION ALL
+			SELECT (SELECT MIN(`+name+`) FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL AND `+name+` > t.x), t.n + 1
+			FROM t WHERE t.x IS NOT NULL AND t.n <= ?)
+		SELECT x, CASE WHEN `+d.ContainsFold("x")+` THEN 1 ELSE 0 END FROM t WHERE x IS NOT NULL`,
+		caller.AccountID, caller.AccountID, valuesCap, "%"+escapeLike(v)+"%")
+	if err != nil {
+		return nil, false, fmt.Errorf("%s values: %w", name, err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var x string
+		var ok int
+		if err := rows.Scan(&x, &ok); err != nil {
+			return nil, false, fmt.Errorf("%s values: %w", name, err)
+		}
+		n++
+		if ok == 1 {
+			match = append(match, x)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("%s values: %w", name, err)
+	}
+	return match, n <= valuesCap, nil
 }
 
 // InventoryPage is one page of the inventory.
@@ -508,8 +573,14 @@ func (inv *Inventory) List(ctx context.Context, caller license.Caller, f Invento
 	if p.Total > CountCap {
 		p.Total, p.Capped = CountCap, true
 	}
-	p.VMs, err = store.QueryAll(ctx, inv.DB, scanVM, `SELECT `+vmColumns+` `+pageWhere+inv.orderBy(f)+` LIMIT ? OFFSET ?`,
-		append(pageArgs, f.Size+1, (f.Page-1)*f.Size)...)
+	query, qargs, err := inv.mergedPage(ctx, caller, f)
+	if err != nil {
+		return nil, err
+	}
+	if query == "" {
+		query, qargs = `SELECT `+vmColumns+` `+pageWhere+inv.orderBy(f)+` LIMIT ? OFFSET ?`, append(pageArgs, f.Size+1, (f.Page-1)*f.Size)
+	}
+	p.VMs, err = store.QueryAll(ctx, inv.DB, scanVM, query, qargs...)
 	if err != nil {
 		return nil, fmt.Errorf("list vms: %w", err)
 	}

@@ -656,7 +656,7 @@ func TestInventoryFilteredSorts(t *testing.T) {
 			{"desktop_version": "26.1"}, {"desktop_version": "9"}, {"desktop_version": "26", "os": "windows"},
 		}
 		for _, by := range filters {
-			for _, sort := range []string{"os", "last_reported", "name", "state", "desktop_version"} {
+			for _, sort := range []string{"os", "last_reported", "name", "edition", "build", "state", "desktop_version"} {
 				for _, desc := range []bool{false, true} {
 					for _, who := range []license.Caller{fx.admin, la} {
 						f := fleet.InventoryFilter{By: by, Sort: sort, Desc: desc, Size: 30}
