@@ -129,3 +129,19 @@ func TestMigrateVersionHelp(t *testing.T) {
 		t.Errorf("bad --scim-rate-limit: %d %q", code, errOut.String())
 	}
 }
+
+// The development IdP signs anyone in: it refuses to listen beyond loopback
+// unless the operator says they understand.
+func TestDevIdPRefusesPublicAddress(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:8090": true, "localhost:8090": true, "[::1]:8090": true,
+		"0.0.0.0:8090": false, ":8090": false, "192.0.2.1:8090": false, "idp.example.com:8090": false, "127.0.0.1": false} {
+		if got := loopbackAddr(addr); got != want {
+			t.Errorf("loopbackAddr(%q) = %v, want %v", addr, got, want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"devidp", "--addr", "0.0.0.0:0", "--data-dir", t.TempDir()}, &out, &errOut)
+	if code == 0 || !strings.Contains(errOut.String(), "--i-understand-it-signs-anyone-in") {
+		t.Fatalf("devidp on 0.0.0.0: exit %d %q", code, errOut.String())
+	}
+}

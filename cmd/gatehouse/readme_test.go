@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -241,6 +242,45 @@ func TestREADMETryOut(t *testing.T) {
 		t.Fatalf("Grace's dashboard lists no Mac:\n%s", graceDash.Text("main"))
 	}
 	apptest.MustContain(t, ada.Get("/accounts/"+acct+"/users/licensed").Text("table.seats"), "grace@example.com")
+
+	// No secret handed out along journeys 1 and 2 reaches the server's log
+	// (issue 12 item 3): the setup link, the license key, the activation
+	// code, the SSO activation attempt, every browser's cookies (session,
+	// SSO binding, CSRF) and both Macs' device credentials.
+	secrets := map[string]string{"setup link": link[strings.LastIndex(link, "/")+1:], "license key": key,
+		"activation code": code, "SSO attempt": addr[strings.LastIndex(addr, "/")+1:]}
+	u, _ := url.Parse(base)
+	for who, c := range map[string]*apptest.Client{"admin": admin, "operator": operator, "ada": ada, "grace": grace} {
+		for _, ck := range c.HTTP.Jar.Cookies(u) {
+			if len(ck.Value) >= 16 {
+				secrets[who+"'s cookie "+ck.Name] = ck.Value
+			}
+		}
+	}
+	for _, mac := range []string{"mac1", "mac2"} {
+		b, err := os.ReadFile(filepath.Join(work, "tmp", mac, "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct{ Credential string }
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Credential != "" {
+			secrets[mac+" device credential"] = st.Credential
+		}
+	}
+	if _, ok := secrets["mac2 device credential"]; !ok {
+		t.Fatal("the SSO-activated Mac holds no device credential")
+	}
+	serverLog := serve.out.String()
+	apptest.MustContain(t, serverLog, "path=/setup/{token}")
+	apptest.MustContain(t, serverLog, "path=/sso/desktop/{attempt}")
+	for name, secret := range secrets {
+		if strings.Contains(serverLog, secret) {
+			t.Errorf("the server's log holds the %s", name)
+		}
+	}
 }
 
 // shell runs README commands with bash in the try-out's directory, after

@@ -69,6 +69,7 @@ type App struct {
 	Jobs     *jobs.Runner
 	Registry *prometheus.Registry
 	handler  http.Handler
+	metrics  http.Handler // served on Config.MetricsAddr only
 }
 
 // NewLogger builds the slog logger the config asks for.
@@ -248,8 +249,6 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 
 	// Routes. The JSON APIs of Desktop installations and the published
 	// certificate key authenticate on their own (device credentials).
-	srv.Add(web.Route{Method: "GET", Path: "/metrics", Access: web.Machine,
-		Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})})
 	srv.Add(web.LicenseRoutes(srv, lic)...)
 	srv.Add(
 		web.Route{Path: clientapi.Prefix, Access: web.Machine, Handler: client},
@@ -278,6 +277,9 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 
 	// Background jobs; each runs on one node at a time (jobs.Runner leases).
 	jobList := []jobs.Job{{Name: "purge-sessions", Interval: time.Hour, Run: accounts.PurgeExpiredSessions}}
+	if job, ok := mail.PurgeJob(db, cfg.OutboxRetention, nil); ok {
+		jobList = append(jobList, job)
+	}
 	if cfg.SMTPURL != "" {
 		sender := &mail.Sender{DB: db, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, Log: log}
 		jobList = append(jobList, sender.Job(cfg.MailInterval))
@@ -296,7 +298,9 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB) (*App
 		Web: srv, Vendor: vendor, Updates: upd, Portal: portalSvc, Client: client, Fleet: fleetSvc,
 		Background: []func(context.Context){fleetSvc.RunFlusher},
 		Jobs:       &jobs.Runner{DB: db, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Secret(6)), Log: log, Jobs: jobList},
-		handler:    srv.Handler()}, nil
+		handler:    srv.Handler(),
+		// /metrics is served on Config.MetricsAddr only, never publicly.
+		metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})}, nil
 }
 
 // Handler is the node's HTTP handler.
@@ -326,6 +330,24 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	var metricsSrv *http.Server
+	if a.Config.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", a.Config.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w", a.Config.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics)
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, ErrorLog: srv.ErrorLog}
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.Log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+		a.Log.Info("metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+		defer metricsSrv.Close()
 	}
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()

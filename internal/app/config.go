@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/mail"
 	"gatehouse/internal/ratelimit"
 	"gatehouse/internal/scim"
 )
@@ -29,7 +30,14 @@ type Config struct {
 	MailFrom    string
 	// MailInterval is how often the outbox is checked for mail to deliver.
 	MailInterval time.Duration
-	DNSServer    string
+	// OutboxRetention is how long delivered mail stays in the outbox (0:
+	// forever).
+	OutboxRetention time.Duration
+	// MetricsAddr is the separate listener for /metrics ("": none). The
+	// public listener does not serve it: request counts per route and pool
+	// figures are the operator's, not every visitor's.
+	MetricsAddr string
+	DNSServer   string
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
 	// DownloadURL is the Desktop installer /download redirects to ("": a
@@ -63,6 +71,8 @@ func Flags(fs *flag.FlagSet) *Config {
 	fs.StringVar(&c.SMTPURL, "smtp-url", Env("smtp-url", ""), "deliver email through this server, e.g. smtp://user:pass@mail.example.com:587 (default: keep email in the outbox)")
 	fs.StringVar(&c.MailFrom, "mail-from", Env("mail-from", "Gatehouse <no-reply@gatehouse.invalid>"), "sender address of outgoing email")
 	fs.DurationVar(&c.MailInterval, "mail-interval", EnvDuration("mail-interval", 5*time.Second), "how often queued email is delivered (with --smtp-url)")
+	fs.DurationVar(&c.OutboxRetention, "outbox-retention", EnvDuration("outbox-retention", mail.DefaultRetention), "delete delivered email from the outbox after this long (0: keep it)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", Env("metrics-addr", "127.0.0.1:9090"), "serve Prometheus /metrics on this separate address (\"\": not at all); keep it private")
 	fs.StringVar(&c.DNSServer, "dns-server", Env("dns-server", ""), "DNS server (host:port) for domain verification (default: the system resolver)")
 	fs.StringVar(&c.DownloadURL, "download-url", Env("download-url", ""), "Desktop installer that /download redirects to, with experience= and code= added (default: a page explaining the installation)")
 	fs.DurationVar(&c.ReleaseBusinessDelay, "release-business-delay", EnvDuration("release-business-delay", 0), "promote published releases to the business update channel after this long, e.g. 168h (default: only when the operator promotes them)")

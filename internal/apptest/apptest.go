@@ -92,6 +92,13 @@ func Start(t testing.TB, databaseURL string, opts ...Options) *Node {
 	return node
 }
 
+// Behind makes clients of base (a reverse proxy in front of node) find
+// node's mail, as clients of node do.
+func Behind(t testing.TB, base string, node *Node) {
+	nodes.Store(base, node)
+	t.Cleanup(func() { nodes.Delete(base) })
+}
+
 // nodes finds a running node by its URL, so a client can read the mail its
 // node sent (the outbox).
 var nodes sync.Map

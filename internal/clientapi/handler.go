@@ -15,12 +15,12 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"gatehouse/internal/clientip"
 	"gatehouse/internal/fleet"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
@@ -53,8 +53,8 @@ type Config struct {
 	// a whole office behind one address may activate at once, and counting
 	// them would cost a database write per activation. Max 0 disables it.
 	ActivationLimit ratelimit.Limit
-	// ClientIP returns the caller's address (the web package knows whether
-	// to trust X-Forwarded-For). Default: the connection's address.
+	// ClientIP returns the caller's address. Default: clientip.From, which
+	// honours --trust-proxy once the request passed the web server.
 	ClientIP func(*http.Request) string
 	Log      *slog.Logger
 	// Fleet, when set, serves the check-in (POST checkin, spec 07).
@@ -85,7 +85,7 @@ type Handler struct {
 // answers WellKnownPath + ".pem").
 func New(svc *license.Service, cfg Config) *Handler {
 	if cfg.ClientIP == nil {
-		cfg.ClientIP = remoteIP
+		cfg.ClientIP = clientip.From
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -144,14 +144,6 @@ func serveJSON(w http.ResponseWriter, r *http.Request, mux *http.ServeMux, log *
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	mux.ServeHTTP(w, r)
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // ---- wire types (mirror openapi.yaml) ----

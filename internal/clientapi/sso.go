@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/clientip"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 	"gatehouse/internal/ratelimit"
@@ -58,7 +59,7 @@ type SSOHandler struct {
 // NewSSO returns the SSO handler; mount it at SSOPrefix.
 func NewSSO(svc *license.Service, cfg SSOConfig) *SSOHandler {
 	if cfg.ClientIP == nil {
-		cfg.ClientIP = remoteIP
+		cfg.ClientIP = clientip.From
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -63,7 +64,10 @@ func newSSOEnv(t *testing.T, db *store.DB) *ssoEnv {
 			}
 			return nil
 		},
-		StartLimit: ratelimit.Limit{Max: 100_000, Window: time.Minute}})
+		StartLimit: ratelimit.Limit{Max: 100_000, Window: time.Minute},
+		// A 500's cause belongs in the test's output (references alone
+		// say nothing after the run).
+		Log: slog.New(slog.NewTextHandler(testLogWriter{t}, nil))})
 	mux := http.NewServeMux()
 	mux.Handle(SSOPrefix, sso)
 	mux.Handle("/", New(svc, Config{}))
@@ -292,4 +296,12 @@ func TestConcurrentSSOActivationsOverHTTP(t *testing.T) {
 		}
 		t.Logf("%s: %d SSO activations over HTTP for %d seats in %v", db.Dialect(), people, free, time.Since(start))
 	})
+}
+
+// testLogWriter sends a handler's log lines to the test's log.
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/clientip"
 	"gatehouse/internal/license"
 	"gatehouse/internal/store"
 	"gatehouse/internal/updates"
@@ -122,7 +123,7 @@ func (h *releaseHandlers) fail(w http.ResponseWriter, r *http.Request, err error
 
 func operatorActor(r *http.Request) audit.Actor {
 	a := license.OperatorActor("vendor API")
-	a.IP = remoteIP(r)
+	a.IP = clientip.From(r)
 	return a
 }
 

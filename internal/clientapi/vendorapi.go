@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/clientip"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 	"gatehouse/internal/updates"
@@ -156,7 +157,7 @@ func (h *VendorHandler) issue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := license.OperatorActor("vendor API")
-	actor.IP = remoteIP(r)
+	actor.IP = clientip.From(r)
 	sub, key, err := h.svc.Issue(r.Context(), license.IssueInput{Edition: req.Edition, Model: req.Model, Seats: req.Seats,
 		Term: term, Trial: req.Trial, Note: req.Note}, actor)
 	if err != nil {
@@ -205,7 +206,7 @@ func (h *VendorHandler) action(w http.ResponseWriter, r *http.Request) {
 	}
 	ref := r.PathValue("ref")
 	actor := license.OperatorActor("vendor API")
-	actor.IP = remoteIP(r)
+	actor.IP = clientip.From(r)
 	var sub *license.Subscription
 	var err error
 	out := map[string]any{}

@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/fleet"
@@ -53,7 +55,9 @@ func TestFleetJourneyThroughTheBinary(t *testing.T) {
 	bin := buildBinary(t)
 	testenv.EngineURLs(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
-		node := apptest.Start(t, dbURL)
+		// /metrics lives on its own listener (--metrics-addr), never the public one.
+		metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		node := apptest.Start(t, dbURL, apptest.Options{Configure: func(c *app.Config) { c.MetricsAddr = metricsAddr }})
 		admin := apptest.NewClient(t, node.URL)
 		admin.SignUp("owner@fleet.example", "correct horse battery staple 42", "Owner")
 		acct := admin.CreateAccount("Fleet Ltd")
@@ -146,12 +150,22 @@ func TestFleetJourneyThroughTheBinary(t *testing.T) {
 		}
 
 		// The node counts its check-ins for /metrics.
-		resp, err := http.Get(node.URL + "/metrics")
-		if err != nil {
-			t.Fatal(err)
+		// The metrics listener starts with the server: wait until it answers.
+		var metrics []byte
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			resp, err := http.Get("http://" + metricsAddr + "/metrics")
+			if err == nil {
+				metrics, _ = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("metrics listener %s does not answer: %v", metricsAddr, err)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		metrics, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		if !regexp.MustCompile(`(?m)^gatehouse_fleet_checkins_total\{outcome="unchanged"\} [1-9]`).Match(metrics) ||
 			!regexp.MustCompile(`(?m)^gatehouse_fleet_checkins_total\{outcome="applied"\} [1-9]`).Match(metrics) {
 			t.Fatalf("metrics without check-in counters:\n%s", metrics)

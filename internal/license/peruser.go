@@ -114,6 +114,9 @@ type userGrant struct {
 	cap                 int
 	groups              []string
 	now                 time.Time
+	// link, when set, runs first in the granting transaction and returns
+	// personID (SSOCompleteInput.Link).
+	link func(ctx context.Context, tx *store.Tx) (string, error)
 }
 
 type userGrantResult struct {
@@ -313,6 +316,11 @@ func (s *Service) grantUserSeat(ctx context.Context, g *userGrant, also func(*st
 		var res *userGrantResult
 		err := s.DB.InTx(ctx, func(tx *store.Tx) error {
 			var err error
+			if g.link != nil {
+				if g.personID, err = g.link(ctx, tx); err != nil {
+					return err
+				}
+			}
 			if res, err = s.grantUserSeatTx(ctx, tx, g); err != nil {
 				return err
 			}
@@ -494,8 +502,12 @@ func (s *Service) revokePersonTx(ctx context.Context, tx *store.Tx, accountID, p
 		if err != nil {
 			return 0, false, err
 		}
+		// The address labels the audit entry; a person deleted meanwhile
+		// leaves it empty, any other failure is the revocation's.
 		var email string
-		_ = tx.QueryRow(ctx, `SELECT email FROM people WHERE id = ?`, personID).Scan(&email)
+		if err := tx.QueryRow(ctx, `SELECT email FROM people WHERE id = ?`, personID).Scan(&email); err != nil && !isNoRows(err) {
+			return 0, false, fmt.Errorf("revoke seat: read person: %w", err)
+		}
 		if err := audit.Record(ctx, tx, actor, audit.Entry{AccountID: accountID, Action: "license.user_seat_revoked",
 			TargetType: "person", TargetID: personID, TargetLabel: email,
 			After: map[string]any{"reason": reason, "key_id": seat.keyID, "devices_deactivated": devices}}); err != nil {

@@ -237,6 +237,12 @@ type SSOCompleteInput struct {
 	Groups         []string
 	InDesktopUsers bool
 	IP             string
+	// Link, when set, makes the person and membership the SSO sign-in
+	// implies and returns the person's id (PersonID is then unused). It
+	// runs inside the transaction that grants the seat, after every check
+	// that can refuse without it, so a refused activation leaves no person
+	// or membership behind (issue 12 item 4).
+	Link func(ctx context.Context, tx *store.Tx) (personID string, err error)
 }
 
 // SSOCompletion is what the person reads after a successful sign-in.
@@ -298,8 +304,10 @@ func (s *Service) CompleteSSOActivation(ctx context.Context, in SSOCompleteInput
 	p, err := pickPool(ctx, s.DB, in.AccountID, in.Groups, now)
 	var res *userGrantResult
 	if err == nil {
-		g := &userGrant{accountID: in.AccountID, personID: in.PersonID, pool: p, dev: a.Device, cap: settings.DeviceCap, groups: in.Groups, now: now}
+		g := &userGrant{accountID: in.AccountID, personID: in.PersonID, pool: p, dev: a.Device, cap: settings.DeviceCap, groups: in.Groups, now: now,
+			link: in.Link}
 		res, err = s.grantUserSeat(ctx, g, func(tx *store.Tx, res *userGrantResult) error {
+			in.PersonID = g.personID
 			nowT := store.At(now)
 			expires := a.ExpiresAt
 			if least := store.At(now.Add(RedeemGrace)); expires.Before(least.Time) {

@@ -9,12 +9,12 @@ import (
 	"io"
 	"math"
 	"mime"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/clientip"
 	"gatehouse/internal/freetext"
 	"gatehouse/internal/strictjson"
 )
@@ -128,7 +128,7 @@ func (h *handler) authed(fn handlerFunc) http.HandlerFunc {
 			caller: c,
 			actor: audit.Actor{
 				Type: audit.ActorToken, ID: c.tokenID, Label: "SCIM token …" + c.last4,
-				IP: remoteIP(r), RequestID: r.Header.Get("X-Request-Id"),
+				IP: clientip.From(r), RequestID: r.Header.Get("X-Request-Id"),
 			},
 			base: h.baseURL(r),
 		}
@@ -203,14 +203,6 @@ func bearer(h string) (string, bool) {
 	}
 	token = strings.TrimSpace(token)
 	return token, token != ""
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // baseURL is Service.BaseURL, or the URL the client used up to /scim[/v2].

@@ -27,6 +27,18 @@ type Identity struct {
 	IsAdmin        bool // member of the mapped admins group
 	InDesktopUsers bool // member of the mapped Desktop Users group
 	SCIMUserID     string
+	// Email is the address the person signs in with (their person's, or
+	// the IdP's for a person not created yet).
+	Email string
+	// Link is set for a Desktop activation (saml.PurposeDesktop), which
+	// may still be refused after the IdP vouched for the person (not in
+	// Desktop Users, no free seat…): nothing is created or changed until
+	// the activation calls Link inside the transaction that grants the
+	// seat, so a refusal leaves no person, membership or sign-in behind.
+	// Person is nil then when the sign-in would create one. Link carries
+	// the linking decision out again on the transaction's own reads and
+	// returns the person's id.
+	Link func(ctx context.Context, tx *store.Tx) (personID string, err error)
 }
 
 // InGroup reports whether the identity's groups contain uuid (the mapped
@@ -79,7 +91,12 @@ func (s *Service) Complete(ctx context.Context, accountID, samlResponse, binding
 			Message: "Single sign-on was switched off for your organization while you were signing in. Ask your IT admin.",
 			Detail:  "the integration was deactivated after the sign-in started"})
 	}
-	id, err := s.resolve(ctx, accountID, a, in)
+	var id *Identity
+	if a.Purpose == saml.PurposeDesktop {
+		id, err = s.deferred(ctx, accountID, a, in)
+	} else {
+		id, err = s.resolve(ctx, accountID, a, in)
+	}
 	var se *Error
 	if errors.As(err, &se) {
 		return nil, s.refuse(ctx, accountID, a.Purpose, ip, subject(a), se)
@@ -158,7 +175,38 @@ func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Asserti
 	if err != nil {
 		return nil, err
 	}
+	d.Identity.Email = d.Person.Email
 	return &d.Identity, nil
+}
+
+// deferred makes the linking decision without carrying it out and returns
+// the identity with Link, which carries it out in the caller's
+// transaction (a Desktop activation's).
+func (s *Service) deferred(ctx context.Context, accountID string, a *saml.Assertion, in Integration) (*Identity, error) {
+	d, rawName, emailErr, err := s.assess(ctx, accountID, a, in)
+	if err != nil {
+		return nil, err
+	}
+	base := *d
+	if err := s.DB.InTx(ctx, func(tx *store.Tx) error { return s.decide(ctx, tx, d, rawName, emailErr, in) }); err != nil {
+		return nil, err
+	}
+	id := d.Identity
+	id.Email = d.Email
+	if d.Person != nil {
+		id.Email = d.Person.Email
+	}
+	id.Link = func(ctx context.Context, tx *store.Tx) (string, error) {
+		again := base
+		if err := s.decide(ctx, tx, &again, rawName, emailErr, in); err != nil {
+			return "", err
+		}
+		if err := s.apply(ctx, tx, &again); err != nil {
+			return "", err
+		}
+		return again.Person.ID, nil
+	}
+	return &id, nil
 }
 
 // evaluate makes the linking decision for an assertion (spec 03,
@@ -184,14 +232,33 @@ func (s *Service) resolve(ctx context.Context, accountID string, a *saml.Asserti
 // sign-in), and the Decision says what a real sign-in would do. On a
 // refusal the Decision holds what was decided before it.
 func (s *Service) evaluate(ctx context.Context, accountID string, a *saml.Assertion, in Integration, apply bool) (*Decision, error) {
-	d := &Decision{Identity: Identity{AccountID: accountID, Assertion: a, Groups: a.Groups}}
+	d, rawName, emailErr, err := s.assess(ctx, accountID, a, in)
+	if err != nil {
+		return d, err
+	}
+	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.decide(ctx, tx, d, rawName, emailErr, in); err != nil {
+			return err
+		}
+		if !apply {
+			return nil
+		}
+		return s.apply(ctx, tx, d)
+	})
+	return d, err
+}
+
+// assess is evaluate's first part, before the account's people are read:
+// the login, the address and what SCIM knows of the person.
+func (s *Service) assess(ctx context.Context, accountID string, a *saml.Assertion, in Integration) (d *Decision, rawName string, emailErr error, err error) {
+	d = &Decision{Identity: Identity{AccountID: accountID, Assertion: a, Groups: a.Groups}}
 	rawName, source := a.Name, "the name attribute"
 	if rawName == "" {
 		rawName, source = a.NameID, "the NameID"
 	}
 	key, keyErr := account.IdentityKey(rawName)
 	if keyErr != nil {
-		return d, &Error{Code: ReasonAddressInvalid,
+		return d, rawName, nil, &Error{Code: ReasonAddressInvalid,
 			Message: "Your identity provider sent a user name or address that Gatehouse does not accept, so it cannot tell who you are. Your IT admin can see why under the reference below.",
 			Detail:  fmt.Sprintf("%s %q is refused: %s (%s)", source, rawName, keyErr.Error(), addressReason(keyErr))}
 	}
@@ -212,12 +279,12 @@ func (s *Service) evaluate(ctx context.Context, accountID string, a *saml.Assert
 			if u.ExternalID != "" && a.ObjectID != "" && u.ExternalID != a.ObjectID {
 				// Found by name, but provisioned for another IdP object:
 				// its groups (admins!) are not this sign-in's.
-				return d, &Error{Code: ReasonIdentityConflict,
+				return d, rawName, nil, &Error{Code: ReasonIdentityConflict,
 					Message: "Your sign-in matches a user provisioned for another identity in your organization's identity provider. Your IT admin can see why under the reference below.",
 					Detail:  fmt.Sprintf("the login %q matches SCIM user %s (externalId %q); this sign-in carries object %q; not linked", rawName, u.ID, u.ExternalID, a.ObjectID)}
 			}
 			if !u.Active {
-				return d, &Error{Code: ReasonUserDeactivated,
+				return d, rawName, nil, &Error{Code: ReasonUserDeactivated,
 					Message: "Your user is deactivated in your organization's identity provider. Ask your IT admin.",
 					Detail:  fmt.Sprintf("SCIM user %s (%s) is inactive", u.UserName, u.ID)}
 			}
@@ -231,7 +298,7 @@ func (s *Service) evaluate(ctx context.Context, accountID string, a *saml.Assert
 			}
 		case errors.Is(err, store.ErrNotFound):
 		default:
-			return d, err
+			return d, rawName, nil, err
 		}
 	}
 	if emailErr == nil {
@@ -239,17 +306,7 @@ func (s *Service) evaluate(ctx context.Context, accountID string, a *saml.Assert
 	}
 	d.IsAdmin = d.InGroup(in.Groups.AdminsUUID)
 	d.InDesktopUsers = d.InGroup(in.Groups.DesktopUsersUUID)
-
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.decide(ctx, tx, d, rawName, emailErr, in); err != nil {
-			return err
-		}
-		if !apply {
-			return nil
-		}
-		return s.apply(ctx, tx, d)
-	})
-	return d, err
+	return d, rawName, emailErr, nil
 }
 
 // decide is the part of evaluate that reads the account's people, links

@@ -3,6 +3,9 @@ package web_test
 import (
 	"context"
 	"encoding/csv"
+	"flag"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -281,14 +284,44 @@ func TestSetupLinkCreatesOperator(t *testing.T) {
 	u.Get("/operator/outbox").Expect(t, http.StatusNotFound)
 }
 
+// /metrics is served on its own listener (--metrics-addr, loopback by
+// default), never on the public one.
 func TestHealthAndMetrics(t *testing.T) {
-	node := apptest.Start(t, "sqlite://"+t.TempDir()+"/gh.db")
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	node := apptest.Start(t, "sqlite://"+t.TempDir()+"/gh.db", apptest.Options{Configure: func(c *app.Config) { c.MetricsAddr = metricsAddr }})
 	c := apptest.NewClient(t, node.URL)
 	c.Get("/healthz").Expect(t, http.StatusOK)
 	c.Get("/signin")
-	m := c.Get("/metrics").Expect(t, http.StatusOK)
+	c.Get("/metrics").Expect(t, http.StatusNotFound)
+	// The metrics listener starts with the server: wait until it answers.
+	mc := apptest.NewClient(t, "http://"+metricsAddr)
+	var m *apptest.Response
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err == nil {
+			resp.Body.Close()
+			m = mc.Get("/metrics").Expect(t, http.StatusOK)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics listener: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	apptest.MustContain(t, m.Body, `gatehouse_http_requests_total{code="200",method="GET",route="GET /signin"}`)
 	apptest.MustContain(t, m.Body, `gatehouse_db_open_connections{pool="write"}`)
+	mc.Get("/signin").Expect(t, http.StatusNotFound) // nothing else there
+
+	// The shipped default is loopback.
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg := app.Flags(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if host, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+		t.Fatalf("default --metrics-addr %q is not loopback", cfg.MetricsAddr)
+	}
 }
 
 func TestDatabaseErrorShowsReference(t *testing.T) {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,8 @@ func TestBrowserMemberJourney(t *testing.T) {
 		// The audit log shows each step; the CSV export has those rows.
 		run(t, ctx,
 			chromedp.Click(chromedp.CSS(`nav.side a[href$="/audit"]`)),
+			// The users page has a tbody too: wait for the audit page's own.
+			settled(`a[href*="audit.csv"]`),
 			chromedp.WaitVisible(chromedp.CSS(`tbody`)),
 		)
 		audit := get(t, ctx, chromedp.Text(chromedp.CSS(`tbody`)))
@@ -115,6 +118,46 @@ func TestBrowserMemberJourney(t *testing.T) {
 			t.Fatalf("csv: %v rows, err %v", len(rows), err)
 		}
 	})
+}
+
+// settled waits until the page shows sel and has stopped moving: the
+// document finished loading, it is no auto-submitting SAML form (id
+// saml-post, Gatehouse's and the test IdP's), sel matches a visible
+// element, and all that holds for the same document on two polls in a
+// row. WaitVisible alone can match a node of a page that is about to be
+// replaced (a SAML hop, a redirect), and the next Click, SendKeys or Text
+// then fails with "No node with given id found" — on a busy machine, where
+// the hop is slow. One JavaScript evaluation per poll holds no node id.
+func settled(sel string) chromedp.Action[chromedp.Void] {
+	expr := fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		if (document.readyState !== "complete" || document.getElementById("saml-post") || !e || e.getClientRects().length === 0) return "";
+		window.__ghDoc = window.__ghDoc || String(Math.random());
+		return location.href + "#" + window.__ghDoc;
+	})()`, sel)
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		prev := ""
+		tick := time.NewTicker(25 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			v, err := chromedp.Evaluate[string](expr)(ctx, t)
+			switch {
+			case err != nil || v == "":
+				prev = "" // navigating (the context went away) or not there yet
+			case v == prev:
+				return chromedp.Void{}, nil
+			default:
+				prev = v
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("waiting for a settled page showing %s: %w", sel, ctx.Err())
+			case <-tick.C:
+			}
+		}
+	}
 }
 
 func run(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {

@@ -94,12 +94,12 @@ func browserTestSignIn(t *testing.T, ctx context.Context, f *ssoFixture, email, 
 	tab, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
 	t.Cleanup(cancel)
 	run(t, tab,
-		// At the independent IdP's sign-in page.
-		chromedp.WaitVisible(chromedp.CSS("#password")),
+		// At the independent IdP's sign-in page, past the SAML hop.
+		settled("#password"),
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.SendKeys(chromedp.CSS("#password"), "idp-pass"),
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(`#test-result[data-state="`+state+`"] #test-outcome`)),
+		settled(`#test-result[data-state="`+state+`"] #test-outcome`),
 	)
 	return tab
 }

@@ -16,7 +16,6 @@ import (
 // publicMachineRoutes may answer 2xx without credentials by design.
 var publicMachineRoutes = map[string]bool{
 	"GET /healthz": true,
-	"GET /metrics": true,
 	// SP metadata is what admins hand to their IdP.
 	"GET /saml/{account}/metadata": true,
 	// Desktop verifies activation certificates offline with this key.

@@ -12,9 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/clientip"
 	"gatehouse/internal/ids"
 	"gatehouse/internal/license"
 	"gatehouse/internal/sso"
@@ -146,7 +147,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		r = withValue(r, keyRequestID, rid)
-		r = withValue(r, keyClientIP, s.clientIP(r))
+		r = clientip.With(r, clientip.Resolve(r, s.Config.TrustProxy))
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
 		defer func() {
 			if p := recover(); p != nil {
@@ -260,8 +261,6 @@ const (
 	flashCookie   = "gh_flash"
 )
 
-const keyClientIP ctxKey = 100
-
 // loadSession resolves the session cookie and makes sure every visitor has an
 // anonymous id that CSRF tokens of signed-out forms are bound to.
 func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*http.Request, *account.Session, error) {
@@ -334,33 +333,9 @@ func (s *Server) SetSessionCookie(w http.ResponseWriter, token string) {
 		Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
 }
 
-func (s *Server) clientIP(r *http.Request) string {
-	if s.Config.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			if ip := net.ParseIP(strings.TrimSpace(parts[len(parts)-1])); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// ClientIP returns the caller's address as the server determined it.
-func ClientIP(r *http.Request) string {
-	if ip, _ := r.Context().Value(keyClientIP).(string); ip != "" {
-		return ip
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// ClientIP returns the caller's address as the server determined it
+// (clientip.From: every transport reads the same one).
+func ClientIP(r *http.Request) string { return clientip.From(r) }
 
 type statusRecorder struct {
 	http.ResponseWriter
@@ -424,8 +399,15 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 // logPath is the request path as logs may show it. A route whose path
 // carries a secret (a {token}: password reset, invitation and setup links)
 // is logged by its pattern, so reading the logs gives no one a usable link.
+// secretParams are path parameters that are secrets or work as one: a
+// pending link ({token}: reset, setup, invitation, verification, an
+// organisation's local update feed) and a Desktop SSO activation attempt
+// ({attempt}: it starts the sign-in for that installation). A request to
+// such a route is logged by its pattern, never its path.
+var secretParams = []string{"{token}", "{attempt}"}
+
 func logPath(r *http.Request) string {
-	if strings.Contains(r.Pattern, "{token}") {
+	if slices.ContainsFunc(secretParams, func(p string) bool { return strings.Contains(r.Pattern, p) }) {
 		if _, p, ok := strings.Cut(r.Pattern, " "); ok {
 			return p
 		}

@@ -240,14 +240,16 @@ func TestBrowserSSOSignIn(t *testing.T) {
 		run(t, ctx,
 			chromedp.Navigate(f.node.URL+"/signin"),
 			chromedp.Click(`//a[contains(., "Continue with SSO")]`),
-			chromedp.WaitVisible(chromedp.CSS("#f-email")),
+			// The sign-in page has an #f-email too: wait for the SSO form's.
+			settled(`form[action="/sso"] #f-email`),
 			chromedp.SendKeys(chromedp.CSS("#f-email"), "ida.admin@corp.example"),
 			chromedp.Submit(chromedp.CSS("#f-email")),
-			// At the independent IdP's sign-in page.
-			chromedp.WaitVisible(chromedp.CSS("#password")),
+			// At the independent IdP's sign-in page, past the SAML hop.
+			settled("#password"),
 			chromedp.SendKeys(chromedp.CSS("#email"), "ida.admin@corp.example"),
 			chromedp.SendKeys(chromedp.CSS("#password"), "idp-pass"),
 			chromedp.Click(chromedp.CSS("button[type=submit]")),
+			settled("nav.side"),
 			chromedp.WaitVisible(`//div[contains(@class, "flash")][contains(., "Signed in with single sign-on")]`),
 		)
 		nav := get(t, ctx, chromedp.Text(chromedp.CSS("nav.side")))

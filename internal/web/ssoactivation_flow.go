@@ -96,13 +96,22 @@ func (h *ssoActivationHandlers) start(w http.ResponseWriter, r *http.Request) {
 // was accepted and the person resolved: eligibility, seat pool, seat,
 // device, attempt — then the page that sends the person back to Desktop.
 func (h *ssoActivationHandlers) complete(w http.ResponseWriter, r *http.Request, id *sso.Identity) {
-	c, err := h.svc.CompleteSSOActivation(r.Context(), license.SSOCompleteInput{AttemptID: id.Assertion.AttemptRef,
-		AccountID: id.AccountID, PersonID: id.Person.ID, Email: id.Person.Email, Groups: id.Groups,
-		InDesktopUsers: id.InDesktopUsers, IP: ClientIP(r)})
+	in := license.SSOCompleteInput{AttemptID: id.Assertion.AttemptRef, AccountID: id.AccountID, Email: id.Email,
+		Groups: id.Groups, InDesktopUsers: id.InDesktopUsers, IP: ClientIP(r), Link: id.Link}
+	if id.Person != nil {
+		in.PersonID = id.Person.ID
+	}
+	c, err := h.svc.CompleteSSOActivation(r.Context(), in)
 	var rf *license.SSORefusal
+	var se *sso.Error
 	if errors.As(err, &rf) {
 		a, _ := h.svc.SSOAttempt(r.Context(), id.Assertion.AttemptRef)
 		h.refused(w, r, a, rf)
+		return
+	} else if errors.As(err, &se) {
+		// The linking decision changed between the ACS and the grant
+		// (a concurrent change to the person): refused, nothing kept.
+		h.SSORefused(w, r, se)
 		return
 	} else if err != nil {
 		h.serverError(w, r, err)
@@ -113,5 +122,5 @@ func (h *ssoActivationHandlers) complete(w http.ResponseWriter, r *http.Request,
 		msg = "This computer was already activated for you; Desktop receives a fresh license. Return to Desktop. You can close this window."
 	}
 	h.result(w, r, http.StatusOK, &ssoResult{OK: true, Heading: "Desktop is activated", Message: msg,
-		Computer: c.Attempt.Device.ComputerName, Email: id.Person.Email, Organization: c.AccountName, Product: c.Product})
+		Computer: c.Attempt.Device.ComputerName, Email: id.Email, Organization: c.AccountName, Product: c.Product})
 }

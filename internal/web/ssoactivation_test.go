@@ -294,11 +294,11 @@ func TestJourney2SSOActivation(t *testing.T) {
 		// Ann signs in at her IdP in chromium.
 		run(t, ctx,
 			chromedp.Navigate(signInURL),
-			chromedp.WaitVisible(chromedp.CSS("#password")),
+			settled("#password"),
 			chromedp.SendKeys(chromedp.CSS("#email"), "ann.design@corp.example"),
 			chromedp.SendKeys(chromedp.CSS("#password"), idpPass),
 			chromedp.Click(chromedp.CSS("button[type=submit]")),
-			chromedp.WaitVisible(chromedp.CSS(`#sso-activation[data-result="ok"]`)),
+			settled(`#sso-activation[data-result="ok"]`),
 		)
 		if os.Getenv("GATEHOUSE_SCREENSHOTS") != "" {
 			saveScreenshot(t, ctx, "", "sso-activation-done.png")
@@ -450,6 +450,22 @@ func TestSSOActivationRefusalsAndPages(t *testing.T) {
 		if err != nil || len(fails) == 0 || fails[0].Code != "not_in_desktop_users" || !strings.Contains(r.page, fails[0].Reference) {
 			t.Fatalf("failure log %+v %v", fails, err)
 		}
+		// The refusal leaves nothing behind: no person, no membership, no
+		// sign-in, nobody counted (issue 12 item 4).
+		var people, members int
+		if err := f.node.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM people WHERE email_norm = ?`, "carl.guest@corp.example").Scan(&people); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.node.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM memberships m JOIN people p ON p.id = m.person_id
+			WHERE m.account_id = ? AND p.email_norm = ?`, f.account, "carl.guest@corp.example").Scan(&members); err != nil {
+			t.Fatal(err)
+		}
+		if people != 0 || members != 0 {
+			t.Fatalf("a refused sign-in created %d people and %d memberships", people, members)
+		}
+		if page := f.admin.Get("/accounts/"+f.account+"/users").Expect(t, http.StatusOK).Body; strings.Contains(page, "carl.guest") {
+			t.Fatal("the refused person is listed as a member")
+		}
 
 		// Dana is in the design and the engineering groups; Engineering is
 		// created after Design, so Design wins — every time — and admins see
@@ -486,9 +502,21 @@ func TestSSOActivationRefusalsAndPages(t *testing.T) {
 			Expect(t, http.StatusUnprocessableEntity)
 		f.admin.Post("/accounts/"+f.account+"/users/licensed/settings", url.Values{"device_cap": {"1"}, "inactivity_days": {"90"}}).
 			Expect(t, http.StatusSeeOther)
+		lastSignIn := func() (v any) {
+			t.Helper()
+			if err := f.node.App.DB.QueryRow(ctx, `SELECT m.last_sign_in_at FROM memberships m JOIN people p ON p.id = m.person_id
+				WHERE m.account_id = ? AND p.email_norm = ?`, f.account, "dana.both@corp.example").Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		before := lastSignIn()
 		r = activate("dana.both@corp.example", agent.NewDevice())
 		if agent.ErrorCode(r.err) != "device_limit" || !strings.Contains(r.page, "device_limit") {
 			t.Fatalf("device cap: %v", r.err)
+		}
+		if after := lastSignIn(); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("a refused activation recorded a sign-in: %v → %v", before, after)
 		}
 
 		// Revoke from the list; CSV export.

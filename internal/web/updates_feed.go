@@ -45,7 +45,7 @@ func (h *updatesPublic) fail(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	ref := RequestID(r)
-	h.log("updates", "path", r.URL.Path, "err", err, "request_id", ref)
+	h.log("updates", "path", logPath(r), "err", err, "request_id", ref)
 	http.Error(w, "Internal error (reference "+ref+").", http.StatusInternalServerError)
 }
 
