@@ -134,6 +134,10 @@ type InventoryFilter struct {
 	IncludeGone bool
 	Size        int
 	Page        int // from 1
+	// osExact replaces the guest OS filter by equality with osValue: one
+	// branch of a merged page (List).
+	osExact bool
+	osValue string
 }
 
 // FilterError says which filter value is unusable, in words for people.
@@ -273,16 +277,44 @@ func (inv *Inventory) now() time.Time {
 // page query (paged), filters on other columns than the sort column are
 // kept from SQLite's index choice (store.NoIndex), so it walks the sort
 // column's index and stops after a page; the count lets it use them.
-func (inv *Inventory) where(caller license.Caller, f InventoryFilter, paged bool) (string, []any, error) {
+//
+// The clause comes with its FROM: when f sorts or filters on "Last
+// reported" over present VMs only, the VMs are read through fleet_seen
+// (seenDriven), so the time is a plain column with an index
+// (fleet_seen_account_seen) instead of a per-row subquery no planner can
+// order or range on.
+func (inv *Inventory) where(ctx context.Context, caller license.Caller, f InventoryFilter, paged bool) (string, []any, error) {
 	scope, args, err := ScopeWhere(caller, "v")
 	if err != nil {
 		return "", nil, err
 	}
 	d := inv.DB.Dialect()
+	seen := seenDriven(f)
 	var b strings.Builder
+	switch {
+	case seen && f.Sort == "last_reported":
+		// fleet_seen first: its (account_id, last_seen_at) index gives the
+		// order, each installation's VMs are joined on (installation_id,
+		// vm_uuid). CROSS JOIN fixes that order in SQLite; PostgreSQL
+		// still weighs both.
+		b.WriteString("FROM fleet_seen s CROSS JOIN fleet_vms v ")
+	case seen:
+		// The sort column's index first, each VM's installation looked up
+		// by fleet_seen's primary key.
+		b.WriteString("FROM fleet_vms v CROSS JOIN fleet_seen s ")
+	default:
+		b.WriteString("FROM fleet_vms v ")
+	}
 	b.WriteString("WHERE " + scope)
 	if !f.IncludeGone {
 		b.WriteString(" AND v.gone_at IS NULL")
+	}
+	if seen {
+		// A present VM's installation always has its fleet_seen row (added
+		// with the host in the same transaction), so the inner join keeps
+		// every present VM.
+		b.WriteString(" AND s.account_id = ? AND s.installation_id = v.installation_id")
+		args = append(args, caller.AccountID)
 	}
 	if f.Query != "" {
 		like := "%" + escapeLike(f.Query) + "%"
@@ -307,8 +339,27 @@ func (inv *Inventory) where(caller license.Caller, f InventoryFilter, paged bool
 			continue
 		}
 		expr := c.expr
+		if seen && c.Key == "last_reported" {
+			expr = "s.last_seen_at"
+		}
 		if paged && c.Key != f.Sort {
 			expr = d.NoIndex(expr)
+		}
+		if c.Key == "os" && f.osExact {
+			b.WriteString(" AND v.guest_os = ?")
+			args = append(args, f.osValue)
+			continue
+		}
+		if (c.Key == "os" || c.Key == "desktop_version") && !f.IncludeGone {
+			cond, condArgs, err := inv.valuesFilter(ctx, caller, c.expr, v, paged, f.Sort == c.Key)
+			if err != nil {
+				return "", nil, err
+			}
+			if cond != "" { // else too many values: the contains match below
+				b.WriteString(" AND " + cond)
+				args = append(args, condArgs...)
+				continue
+			}
 		}
 		switch {
 		case c.Key == "status" && v == "deactivated":
@@ -350,7 +401,141 @@ func (inv *Inventory) orderBy(f InventoryFilter) string {
 	if f.Desc {
 		dir = " DESC"
 	}
-	return " ORDER BY " + c.expr + dir + ", v.id" + dir
+	expr := c.expr
+	if c.Key == "last_reported" && seenDriven(f) {
+		expr = "s.last_seen_at"
+	}
+	return " ORDER BY " + expr + dir + ", v.id" + dir
+}
+
+// osPaired are the sort columns with an index (account_id, guest_os,
+// column, id) (migration 00951): VM names, editions and builds follow the
+// guest OS, so walking their own index to the rows of one OS can pass most
+// of the account first.
+var osPaired = map[string]bool{"name": true, "edition": true, "build": true}
+
+// mergedPageMax bounds the guest OS values a merged page reads one branch
+// each for.
+const mergedPageMax = 8
+
+// mergedPage builds the page query of f when it filters on guest OS and
+// sorts on an osPaired column: one branch per matching guest OS value,
+// each reading at most a page (plus the offset) off the paired index in
+// order, merged and cut to the page. It returns "" for other filters.
+func (inv *Inventory) mergedPage(ctx context.Context, caller license.Caller, f InventoryFilter) (string, []any, error) {
+	if f.IncludeGone || f.By["os"] == "" || !osPaired[f.Sort] {
+		return "", nil, nil
+	}
+	match, ok, err := inv.values(ctx, caller, "v.guest_os", f.By["os"])
+	if err != nil || !ok || len(match) == 0 || len(match) > mergedPageMax {
+		return "", nil, err
+	}
+	c, _ := ColumnByKey(f.Sort)
+	order := inv.orderBy(f)
+	dir := " ASC"
+	if f.Desc {
+		dir = " DESC"
+	}
+	var b strings.Builder
+	var args []any
+	for i, m := range match {
+		g := f
+		g.osExact, g.osValue = true, m.(string)
+		where, wargs, err := inv.where(ctx, caller, g, true)
+		if err != nil {
+			return "", nil, err
+		}
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&b, "SELECT id, k FROM (SELECT v.id AS id, %s AS k %s%s LIMIT ?) b%d", c.expr, where, order, i)
+		args = append(append(args, wargs...), f.Page*f.Size+1)
+	}
+	q := `SELECT ` + vmColumns + ` FROM fleet_vms v WHERE v.id IN (SELECT id FROM (` + b.String() + `) u ORDER BY k` + dir + `, id` + dir +
+		` LIMIT ? OFFSET ?)` + order
+	return q, append(args, f.Size+1, (f.Page-1)*f.Size), nil
+}
+
+// seenDriven says f reads present VMs through fleet_seen (see where). With
+// gone VMs included, the time of a gone VM is on its own row and the
+// per-row expression stays.
+func seenDriven(f InventoryFilter) bool {
+	return !f.IncludeGone && (f.Sort == "last_reported" || f.By["last_reported"] != "")
+}
+
+// valuesCap bounds how many distinct values a text filter resolves (see
+// valuesFilter); a fleet with more falls back to matching every row.
+const valuesCap = 500
+
+// valuesFilter turns the filter on a text column of few distinct values
+// (guest OS, Desktop version: "contains", case-insensitive) into an exact
+// match on the values present that contain it. An account has a few dozen
+// distinct values, read one index seek each (a skip scan of the column's
+// (account_id, column, id) index written as a recursive query, which
+// neither planner does by itself), and matched with the same operator as
+// the text filter, so the result is the same rows. An exact IN list has
+// statistics PostgreSQL can weigh against the sort (a pattern has none and
+// made it sort the whole account), and a value that matches nothing costs
+// no scan at all. sorted says the page is ordered by this column: then a
+// range from the first to the last match lets the index walk start at the
+// first match. col is the column's expression on v; it returns "" when the
+// account has more than valuesCap values.
+func (inv *Inventory) valuesFilter(ctx context.Context, caller license.Caller, col, v string, paged, sorted bool) (string, []any, error) {
+	d := inv.DB.Dialect()
+	match, ok, err := inv.values(ctx, caller, col, v)
+	if err != nil || !ok {
+		return "", nil, err
+	}
+	if len(match) == 0 {
+		return "1 = 0", nil, nil
+	}
+	in := col + " IN (" + store.Placeholders(len(match)) + ")"
+	switch {
+	case !paged:
+		return in, match, nil
+	case sorted:
+		// Values come in index order: the range starts the walk at the
+		// first match and ends it after the last; the list only filters.
+		return col + " >= ? AND " + col + " <= ? AND " + d.NoIndex(col) + " IN (" + store.Placeholders(len(match)) + ")",
+			append([]any{match[0], match[len(match)-1]}, match...), nil
+	default:
+		return d.NoIndex(col) + " IN (" + store.Placeholders(len(match)) + ")", match, nil
+	}
+}
+
+// values returns the distinct values of col (on v) among the account's
+// present VMs that contain v, in index order; ok is false when there are
+// more than valuesCap distinct values.
+func (inv *Inventory) values(ctx context.Context, caller license.Caller, col, v string) (match []any, ok bool, err error) {
+	name := strings.TrimPrefix(col, "v.")
+	d := inv.DB.Dialect()
+	rows, err := inv.DB.Query(ctx, `WITH RECURSIVE t(x, n) AS (
+			SELECT MIN(`+name+`), 1 FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL
+			UNION ALL
+			SELECT (SELECT MIN(`+name+`) FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL AND `+name+` > t.x), t.n + 1
+			FROM t WHERE t.x IS NOT NULL AND t.n <= ?)
+		SELECT x, CASE WHEN `+d.ContainsFold("x")+` THEN 1 ELSE 0 END FROM t WHERE x IS NOT NULL`,
+		caller.AccountID, caller.AccountID, valuesCap, "%"+escapeLike(v)+"%")
+	if err != nil {
+		return nil, false, fmt.Errorf("%s values: %w", name, err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var x string
+		var ok int
+		if err := rows.Scan(&x, &ok); err != nil {
+			return nil, false, fmt.Errorf("%s values: %w", name, err)
+		}
+		n++
+		if ok == 1 {
+			match = append(match, x)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("%s values: %w", name, err)
+	}
+	return match, n <= valuesCap, nil
 }
 
 // InventoryPage is one page of the inventory.
@@ -370,26 +555,32 @@ func (inv *Inventory) List(ctx context.Context, caller license.Caller, f Invento
 		f.Size = 40
 	}
 	f.Page = max(f.Page, 1)
-	where, args, err := inv.where(caller, f, false)
+	where, args, err := inv.where(ctx, caller, f, false)
 	if err != nil {
 		return nil, err
 	}
-	pageWhere, pageArgs, err := inv.where(caller, f, true)
+	pageWhere, pageArgs, err := inv.where(ctx, caller, f, true)
 	if err != nil {
 		return nil, err
 	}
 	p := &InventoryPage{}
 	// The count stops at CountCap+1 rows so a page of a million-row
 	// inventory never counts the whole table.
-	if err := inv.DB.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM fleet_vms v `+where+` LIMIT ?) t`,
+	if err := inv.DB.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 `+where+` LIMIT ?) t`,
 		append(args, CountCap+1)...).Scan(&p.Total); err != nil {
 		return nil, fmt.Errorf("count vms: %w", err)
 	}
 	if p.Total > CountCap {
 		p.Total, p.Capped = CountCap, true
 	}
-	p.VMs, err = store.QueryAll(ctx, inv.DB, scanVM, `SELECT `+vmColumns+` FROM fleet_vms v `+pageWhere+inv.orderBy(f)+` LIMIT ? OFFSET ?`,
-		append(pageArgs, f.Size+1, (f.Page-1)*f.Size)...)
+	query, qargs, err := inv.mergedPage(ctx, caller, f)
+	if err != nil {
+		return nil, err
+	}
+	if query == "" {
+		query, qargs = `SELECT `+vmColumns+` `+pageWhere+inv.orderBy(f)+` LIMIT ? OFFSET ?`, append(pageArgs, f.Size+1, (f.Page-1)*f.Size)
+	}
+	p.VMs, err = store.QueryAll(ctx, inv.DB, scanVM, query, qargs...)
 	if err != nil {
 		return nil, fmt.Errorf("list vms: %w", err)
 	}
@@ -401,11 +592,11 @@ func (inv *Inventory) List(ctx context.Context, caller license.Caller, f Invento
 
 // Row returns one VM viewer may see (gone ones included).
 func (inv *Inventory) Row(ctx context.Context, caller license.Caller, id string) (*InventoryRow, error) {
-	where, args, err := inv.where(caller, InventoryFilter{IncludeGone: true}, false)
+	where, args, err := inv.where(ctx, caller, InventoryFilter{IncludeGone: true}, false)
 	if err != nil {
 		return nil, err
 	}
-	m, err := scanVM(inv.DB.QueryRow(ctx, `SELECT `+vmColumns+` FROM fleet_vms v `+where+` AND v.id = ?`, append(args, id)...))
+	m, err := scanVM(inv.DB.QueryRow(ctx, `SELECT `+vmColumns+` `+where+` AND v.id = ?`, append(args, id)...))
 	if err != nil {
 		return nil, store.NotFound(err)
 	}
@@ -422,14 +613,14 @@ func (inv *Inventory) Visible(ctx context.Context, caller license.Caller, ids []
 	if len(ids) > 1000 {
 		return nil, &FilterError{"vm", "Choose at most 1,000 VMs at a time."}
 	}
-	where, args, err := inv.where(caller, InventoryFilter{IncludeGone: true}, false)
+	where, args, err := inv.where(ctx, caller, InventoryFilter{IncludeGone: true}, false)
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	found, err := store.QueryAll(ctx, inv.DB, scanVM, `SELECT `+vmColumns+` FROM fleet_vms v `+where+` AND v.id IN (`+store.Placeholders(len(ids))+`)`, args...)
+	found, err := store.QueryAll(ctx, inv.DB, scanVM, `SELECT `+vmColumns+` `+where+` AND v.id IN (`+store.Placeholders(len(ids))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("visible vms: %w", err)
 	}
@@ -452,11 +643,11 @@ func (inv *Inventory) Visible(ctx context.Context, caller license.Caller, ids []
 // reading them as one streamed result: memory stays flat however many
 // rows there are (the CSV export).
 func (inv *Inventory) Each(ctx context.Context, caller license.Caller, f InventoryFilter, fn func(*InventoryRow) error) error {
-	where, args, err := inv.where(caller, f, true)
+	where, args, err := inv.where(ctx, caller, f, true)
 	if err != nil {
 		return err
 	}
-	rows, err := inv.DB.Query(ctx, `SELECT `+vmColumns+` FROM fleet_vms v `+where+inv.orderBy(f), args...)
+	rows, err := inv.DB.Query(ctx, `SELECT `+vmColumns+` `+where+inv.orderBy(f), args...)
 	if err != nil {
 		return fmt.Errorf("export vms: %w", err)
 	}
