@@ -60,7 +60,7 @@ func TestCheckInAnswerCarriesEffectiveSettings(t *testing.T) {
 		e.svc.Changed = func(ctx context.Context, tx *store.Tx, acct string) error {
 			return fleet.BumpSettings(ctx, tx, acct, e.clock.now())
 		}
-		e.svc.CountVMs = portal.FleetVMCounts
+		e.svc.CountVMs = fleet.CountVMsByImage
 
 		img := e.image(t, "Corp Windows")
 		gi := portal.DefaultSet()
@@ -109,7 +109,7 @@ func TestCheckInAnswerCarriesEffectiveSettings(t *testing.T) {
 		if linSet, _ := vms["vm-lin"].(map[string]any); linSet["settings"].(map[string]string)["no_vm_apps"] != "" {
 			t.Fatalf("Windows-only setting sent to Linux: %+v", linSet)
 		}
-		if n, _ := portal.FleetVMCounts(ctx, db, e.admin.AccountID, []string{img.ID}); n[img.ID] != 1 {
+		if n, _ := fleet.CountVMsByImage(ctx, db, e.admin.AccountID, []string{img.ID}); n[img.ID] != 1 {
 			t.Fatalf("image VM count %v, want 1", n)
 		}
 		base := ans.AnswerHash
@@ -125,7 +125,7 @@ func TestCheckInAnswerCarriesEffectiveSettings(t *testing.T) {
 			Intel: portal.Arch{Enabled: true, URL: "https://files.example.com/new-intel.pvmp", SHA256: sha('c')}}, actor); err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := portal.FleetVMCounts(ctx, db, e.admin.AccountID, []string{img.ID}); n[img.ID] != 1 {
+		if n, _ := fleet.CountVMsByImage(ctx, db, e.admin.AccountID, []string{img.ID}); n[img.ID] != 1 {
 			t.Fatalf("after the URL changed the image counts %v VMs, want the old VM still counted", n)
 		}
 		in.GoldenImage.Values["clipboard"] = "bidirectional"

@@ -111,21 +111,12 @@ func (in PolicyInput) validate() (PolicyInput, error) {
 }
 
 func policyGroups(ctx context.Context, q store.Querier, accountID, policyID string) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT g.key_id FROM portal_policy_groups g JOIN license_keys k ON k.id = g.key_id
+	ids, err := store.QueryAll(ctx, q, store.ScanValue[string], `SELECT g.key_id FROM portal_policy_groups g JOIN license_keys k ON k.id = g.key_id
 		WHERE g.account_id = ? AND g.policy_id = ? AND k.deleted_at IS NULL ORDER BY g.key_id`, accountID, policyID)
 	if err != nil {
 		return nil, fmt.Errorf("policy groups: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 func getPolicy(ctx context.Context, q store.Querier, accountID, id string) (*Policy, error) {

@@ -130,21 +130,12 @@ func getProfile(ctx context.Context, q store.Querier, accountID, id string) (*Pr
 }
 
 func profileKeys(ctx context.Context, q store.Querier, accountID, profileID string) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT pk.key_id FROM portal_profile_keys pk JOIN license_keys k ON k.id = pk.key_id
+	ids, err := store.QueryAll(ctx, q, store.ScanValue[string], `SELECT pk.key_id FROM portal_profile_keys pk JOIN license_keys k ON k.id = pk.key_id
 		WHERE pk.account_id = ? AND pk.profile_id = ? AND k.deleted_at IS NULL ORDER BY pk.key_id`, accountID, profileID)
 	if err != nil {
 		return nil, fmt.Errorf("profile keys: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 // Profiles lists the account's profiles (account admins only).

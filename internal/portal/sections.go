@@ -160,39 +160,6 @@ func hasImageVM(eff EffectiveSettings, imageID string) bool {
 	return false
 }
 
-// FleetVMCounts counts the inventory's current VMs per golden image
-// (wired as Service.CountVMs).
-func FleetVMCounts(ctx context.Context, q store.Querier, accountID string, imageIDs []string) (map[string]int, error) {
-	out := map[string]int{}
-	if len(imageIDs) == 0 {
-		return out, nil
-	}
-	args := []any{accountID}
-	marks := ""
-	for i, id := range imageIDs {
-		if i > 0 {
-			marks += ", "
-		}
-		marks += "?"
-		args = append(args, id)
-	}
-	rows, err := q.Query(ctx, `SELECT golden_image_id, COUNT(*) FROM fleet_vms WHERE account_id = ? AND gone_at IS NULL
-		AND source = 'golden_image' AND golden_image_id IN (`+marks+`) GROUP BY golden_image_id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("count golden-image VMs: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
-		}
-		out[id] = n
-	}
-	return out, rows.Err()
-}
-
 // osFamilySQL classifies fleet_vms.guest_os like NormalizeOS does (for
 // ASCII text, which is what clients report); TestOSFamilySQL keeps the two
 // in step on both engines.
